@@ -31,12 +31,13 @@ struct ParseResult {
   bool ok() const { return policy.has_value(); }
 };
 
-// Parses and validates a policy document. Unknown fields, duplicate keys, wrong types and values out
-// of range are all reported, each with its JSON path; nothing stops at the first error.
+// Parses and validates a policy document. Unknown fields, duplicate keys, wrong types and values
+// out of range are all reported, each with its JSON path; nothing stops at the first error.
 ParseResult ParsePolicy(std::string_view json_text);
 
 // The canonical form: fixed key order, every field present with its defaults filled in, no
-// insignificant whitespace, integers only. ParsePolicy(Canonicalize(p)) == p and the bytes are stable.
+// insignificant whitespace, integers only. ParsePolicy(Canonicalize(p)) == p and the bytes are
+// stable.
 std::string Canonicalize(const Policy& policy);
 
 // A human-friendly indented rendering of the canonical form, for `mamorictl policy show`.

@@ -1,9 +1,9 @@
 // Whether a login needs a second factor under the policy.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
-#include <string>
 
 #include "mamori/policy/model.h"
 
@@ -11,7 +11,7 @@ namespace mamori::policy {
 
 // Required when the PAM service is in scope ("*" matches every service) and the user is listed
 // ("*" matches every user) or belongs to a listed group.
-bool MfaRequired(const MfaPolicy& mfa, std::string_view user, const std::vector<std::string>& groups,
-                 std::string_view service);
+bool MfaRequired(const MfaPolicy& mfa, std::string_view user,
+                 const std::vector<std::string>& groups, std::string_view service);
 
 }  // namespace mamori::policy

@@ -1,5 +1,5 @@
-// The policy document v1: what administrators push to terminals. Field meanings, defaults and limits
-// are specified in policy/README.md; this header is the in-memory form after validation.
+// The policy document v1: what administrators push to terminals. Field meanings, defaults and
+// limits are specified in policy/README.md; this header is the in-memory form after validation.
 #pragma once
 
 #include <chrono>
@@ -35,12 +35,12 @@ struct AllowRule {
   std::optional<std::uint16_t> vid;
   std::optional<std::uint16_t> pid;
   std::optional<std::string> serial;
-  std::optional<std::string> descriptor_hash;  // lowercase hex SHA-256 of the sysfs descriptors
+  std::optional<std::string> descriptor_hash;   // lowercase hex SHA-256 of the sysfs descriptors
   std::vector<ClassPattern> interface_classes;  // empty: any; else every interface must match one
   std::optional<std::string> port;              // sysfs port path, e.g. "1-2.4"
   std::optional<std::string> connect_type;      // "hotplug", "hardwired", "fixed", "unknown"
   AllowMode mode = AllowMode::kAllow;
-  std::vector<std::string> users;   // empty with groups empty: any user
+  std::vector<std::string> users;  // empty with groups empty: any user
   std::vector<std::string> groups;
   std::optional<Timestamp> not_after;
   friend bool operator==(const AllowRule&, const AllowRule&) = default;
@@ -72,8 +72,14 @@ struct UsbPolicy {
   EnforcementMode mode = EnforcementMode::kEnforce;
   UsbAction default_action = UsbAction::kBlock;  // kBlock, kReadOnly or kAllow
   std::vector<AllowRule> allow;
-  std::vector<ClassRule> class_rules;
-  std::vector<RejectCombination> reject_combinations;
+  // Keyboards, mice and hubs keep working under default deny.
+  std::vector<ClassRule> class_rules{{"hid", {0x03, {}, {}}, UsbAction::kAllow},
+                                     {"hub", {0x09, {}, {}}, UsbAction::kAllow}};
+  // Mass storage that is also a keyboard, a modem or a network adapter is a BadUSB device.
+  std::vector<RejectCombination> reject_combinations{{"badusb-hid", {0x08, 0x03}},
+                                                     {"badusb-comms", {0x08, 0x02}},
+                                                     {"badusb-cdc-data", {0x08, 0x0a}},
+                                                     {"badusb-wireless", {0x08, 0xe0}}};
   Channels channels;
   friend bool operator==(const UsbPolicy&, const UsbPolicy&) = default;
 };

@@ -45,8 +45,8 @@ std::optional<RawPublicKey> DecodePublicKey(std::string_view base64);
 bool VerifySignature(const RawPublicKey& key, std::string_view payload,
                      std::span<const unsigned char> signature);
 
-// Signatures cover a context string plus the payload, so a policy signature can never be replayed as
-// a signature over any other kind of Mamori message.
+// Signatures cover a context string plus the payload, so a policy signature can never be replayed
+// as a signature over any other kind of Mamori message.
 std::string SignedMessage(std::string_view payload);
 
 }  // namespace mamori::policy

@@ -11,7 +11,8 @@
 
 namespace mamori::policy {
 
-// RFC 3339 in UTC with whole seconds only ("2026-11-23T09:00:00Z"); the one form the policy accepts.
+// RFC 3339 in UTC with whole seconds only ("2026-11-23T09:00:00Z"); the one form the policy
+// accepts.
 std::optional<Timestamp> ParseTimestamp(std::string_view text);
 std::string FormatTimestamp(Timestamp t);
 

@@ -24,8 +24,8 @@ struct DeviceDescription {
   std::string serial;           // empty when the device has none
   std::string descriptor_hash;  // lowercase hex SHA-256 of the raw descriptors
   std::vector<InterfaceClass> interfaces;
-  std::string port;          // e.g. "2-1.4"
-  std::string connect_type;  // "hotplug", "hardwired", "fixed", "unknown" or empty
+  std::string port;                 // e.g. "2-1.4"
+  std::string connect_type;         // "hotplug", "hardwired", "fixed", "unknown" or empty
   std::optional<std::string> user;  // the user at the console, when known
   std::vector<std::string> groups;
 };
@@ -34,7 +34,7 @@ inline constexpr std::string_view kDefaultRuleId = "default";
 
 struct Decision {
   UsbAction action = UsbAction::kBlock;
-  std::string rule_id;  // the matching rule's id, or kDefaultRuleId
+  std::string rule_id;      // the matching rule's id, or kDefaultRuleId
   bool audit_only = false;  // the policy is in audit mode: record, do not enforce
 };
 

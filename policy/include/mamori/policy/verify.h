@@ -14,14 +14,14 @@
 namespace mamori::policy {
 
 enum class VerifyError {
-  kMalformed,         // not a bundle, or its policy is not valid canonical policy JSON
-  kBadSignature,      // a signature by a trusted key does not verify over these bytes
-  kUnknownKey,        // no signature is by a trusted key
-  kBelowThreshold,    // fewer distinct trusted keys signed than the trust set requires
-  kRollback,          // version not above the last applied (or same version, other content)
-  kExpired,           // expires_at is not after now
-  kNotForTerminal,    // targets name none of this terminal's groups
-  kTooLarge,          // the bundle exceeds kMaxBundleBytes
+  kMalformed,       // not a bundle, or its policy is not valid canonical policy JSON
+  kBadSignature,    // a signature by a trusted key does not verify over these bytes
+  kUnknownKey,      // no signature is by a trusted key
+  kBelowThreshold,  // fewer distinct trusted keys signed than the trust set requires
+  kRollback,        // version not above the last applied (or same version, other content)
+  kExpired,         // expires_at is not after now
+  kNotForTerminal,  // targets name none of this terminal's groups
+  kTooLarge,        // the bundle exceeds kMaxBundleBytes
 };
 
 inline constexpr std::size_t kMaxBundleBytes = 2 * (1 << 20);
@@ -33,7 +33,7 @@ struct VerifyContext {
   std::optional<std::uint64_t> last_version;  // none: nothing applied yet
   std::string last_hash;                      // PolicyHash of the applied bytes
   Timestamp now{};
-  std::vector<std::string> groups;            // this terminal's groups
+  std::vector<std::string> groups;  // this terminal's groups
 };
 
 struct Verified {
