@@ -57,7 +57,15 @@ platform::Status CredentialStore::Load(std::string_view user,
 
 platform::Status CredentialStore::Save(const CredentialRecord& record) {
   if (!ValidUserName(record.user)) return BadUser(record.user);
-  return dir_->WriteAtomic(RecordName(record.user), SerializeCredential(record), 0600);
+  const std::string text = SerializeCredential(record);
+  // A record that would not load back would lock its user out: refuse it before it replaces a
+  // good one.
+  std::string error;
+  if (!ParseCredential(text, &error)) {
+    return platform::Status::Error(EINVAL,
+                                   "credential of '" + record.user + "' not saved: " + error);
+  }
+  return dir_->WriteAtomic(RecordName(record.user), text, 0600);
 }
 
 platform::Status CredentialStore::Remove(std::string_view user) {

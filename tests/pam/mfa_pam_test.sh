@@ -6,14 +6,30 @@ set -euo pipefail
 
 case_name=$1 agent_bin=$2 mamori_bin=$3 module=$4
 secret_b32=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ  # RFC 6238's SHA-1 key, 160 bits
+pamtester=(pamtester)
+if [[ -n ${MAMORI_TEST_PRELOAD:-} ]]; then
+  # Sanitizer builds: the runtime goes first; leaks of pamtester and libpam are not ours to judge.
+  pamtester=(env "LD_PRELOAD=$MAMORI_TEST_PRELOAD /usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+    ASAN_OPTIONS=detect_leaks=0 pamtester)
+fi
 wrapper=/usr/lib/x86_64-linux-gnu/libpam_wrapper.so
 
 work=$(mktemp -d /tmp/mamori-pam-XXXXXX)
 chmod 755 "$work"  # pamtester also runs as nobody
 agent_pid=""
 cleanup() {
-  if [[ -n $agent_pid ]]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
+  local status=$?
+  if [[ -n $agent_pid ]]; then
+    kill "$agent_pid" 2>/dev/null || true
+    # A sanitizer finding (or any unclean exit) of the agent fails the case.
+    if ! wait "$agent_pid" && ((status == 0)); then
+      echo "FAIL ($case_name): mamori-agent exited uncleanly" >&2
+      cat "$work/agent.log" >&2
+      status=1
+    fi
+  fi
   rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
 
@@ -68,8 +84,9 @@ start_agent() {  # [prefix command...]
 
 stop_agent() {
   kill "$agent_pid"
-  wait "$agent_pid" || true
+  local pid=$agent_pid
   agent_pid=""
+  wait "$pid" || fail "mamori-agent exited uncleanly"
 }
 
 code_now() { oathtool --totp -b "$secret_b32"; }
@@ -87,7 +104,7 @@ pam() {
   local service=$1 user=$2 code=$3
   shift 3
   echo "$code" | "$@" env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
-    PAM_WRAPPER_SERVICE_DIR="$work/pam.d" pamtester "$service" "$user" authenticate 2>&1
+    PAM_WRAPPER_SERVICE_DIR="$work/pam.d" "${pamtester[@]}" "$service" "$user" authenticate 2>&1
 }
 
 expect() {  # WANTED_MESSAGE SERVICE USER CODE [runner...]
@@ -198,7 +215,7 @@ case $case_name in
     ;;
   japanese_prompt)
     out=$(echo "$(code_now)" | env LANG=ja_JP.UTF-8 LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
-      PAM_WRAPPER_SERVICE_DIR="$work/pam.d" pamtester login alice authenticate 2>&1) || true
+      PAM_WRAPPER_SERVICE_DIR="$work/pam.d" "${pamtester[@]}" login alice authenticate 2>&1) || true
     grep -q "確認コード" <<<"$out" || fail "no Japanese prompt: $out"
     grep -q "$ok_msg" <<<"$out" || fail "login failed: $out"
     ;;
@@ -227,7 +244,7 @@ case $case_name in
         (
           exec <>"$work/in.$i"  # read-write: opening does not wait for a writer
           env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
-            pamtester login "u$r" authenticate >"$work/out.$i" 2>&1
+            "${pamtester[@]}" login "u$r" authenticate >"$work/out.$i" 2>&1
         ) &
         pids+=($!)
       done

@@ -163,6 +163,16 @@ TEST_F(MfaVerifierTest, RecordMovedToAnotherUserDoesNotDecrypt) {
   EXPECT_NE(result.error.find("does not decrypt"), std::string::npos) << result.error;
 }
 
+TEST_F(MfaVerifierTest, InvalidRecordIsNeverSaved) {
+  const std::string before = RecordBytes();
+  CredentialRecord r = Load();
+  r.recovery.salt.clear();
+  platform::Status s = store_->Save(r);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/recovery/salt"), std::string::npos) << s.message();
+  EXPECT_EQ(RecordBytes(), before);
+}
+
 TEST_F(MfaVerifierTest, SymlinkPlantedAsRecordIsNotFollowed) {
   const std::string victim = tmp_.path() + "/victim.cred";
   std::filesystem::copy_file(RecordFile(), victim);
