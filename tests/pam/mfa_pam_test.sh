@@ -154,16 +154,21 @@ case $case_name in
     ;;
   enroll_and_recovery_code_once)
     # Enrollment for real: read the secret from the URI, answer with the app's code.
-    coproc ENROLL { "$mamori_bin" --state-dir "$work/state" mfa enroll carol 2>&1; }
+    coproc ENROLL {
+      "$mamori_bin" --state-dir "$work/state" --png "$work/etc/carol.png" mfa enroll carol 2>&1
+    }
     enroll_pid=$ENROLL_PID
-    secret=""
+    secret="" qr_rows=0 uri=""
     while IFS= read -r line <&"${ENROLL[0]}"; do
+      if [[ $line == *█* ]]; then qr_rows=$((qr_rows + 1)); fi
       if [[ $line == otpauth://* ]]; then
+        uri=$line
         secret=$(sed -E 's/.*[?&]secret=([A-Z2-7]+).*/\1/' <<<"$line")
         break
       fi
     done
     [[ ${#secret} -ge 32 ]] || fail "no secret of 160 bits in the otpauth URI"
+    ((qr_rows > 10)) || fail "no QR code in the terminal"
     oathtool --totp -b "$secret" >&"${ENROLL[1]}"
     recovery=()
     while IFS= read -r line <&"${ENROLL[0]}"; do
@@ -171,6 +176,11 @@ case $case_name in
     done
     wait "$enroll_pid" || fail "enroll failed"
     [[ ${#recovery[@]} == 10 ]] || fail "expected 10 recovery codes, got ${#recovery[@]}"
+    [[ $(head -c 8 "$work/etc/carol.png" | od -An -tx1 | tr -d ' ') == 89504e470d0a1a0a ]] ||
+      fail "--png did not write a PNG"
+    [[ $(zbarimg --raw -q "$work/etc/carol.png") == "$uri" ]] ||
+      fail "the PNG's QR code does not decode to the otpauth URI"
+    [[ $(stat -c %a "$work/etc/carol.png") == 600 ]] || fail "the PNG holds the secret: mode must be 0600"
     # The enrollment code itself is spent.
     expect "$auth_err" login carol "$(oathtool --totp -b "$secret")"
     expect "$ok_msg" login carol "${recovery[0]}"
