@@ -1,0 +1,44 @@
+// Answers pam_mamori.so: who may ask, whether policy wants a second factor for this login, and the
+// verifier's verdict mapped to a PAM answer, with every outcome written to the event journal before
+// it is returned.
+#pragma once
+
+#include <ctime>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "mamori/agent/event_journal.h"
+#include "mamori/agent/mfa_protocol.h"
+#include "mamori/agent/mfa_verifier.h"
+#include "mamori/platform/accounts.h"
+#include "mamori/platform/local_socket.h"
+#include "mamori/policy/model.h"
+
+namespace mamori::agent {
+
+class MfaService {
+ public:
+  using Clock = std::function<std::time_t()>;
+  MfaService(CredentialStore& store, EventJournal& journal, platform::Accounts& accounts,
+             policy::MfaPolicy policy, Clock clock);
+
+  // One request line from a peer; returns the answer line.
+  std::string HandleLine(std::string_view line, const platform::PeerCredentials& peer);
+  MfaAnswer Handle(const MfaRequest& request, const platform::PeerCredentials& peer);
+
+ private:
+  // Journals the event; a journal that cannot be written turns an acceptance into a refusal, so
+  // no login goes unrecorded.
+  MfaAnswer Finish(MfaAnswer answer, std::string type, const MfaRequest& request,
+                   const platform::PeerCredentials& peer,
+                   std::vector<std::pair<std::string, std::string>> extra = {});
+
+  CredentialStore& store_;
+  EventJournal& journal_;
+  platform::Accounts& accounts_;
+  policy::MfaPolicy policy_;
+  Clock clock_;
+};
+
+}  // namespace mamori::agent

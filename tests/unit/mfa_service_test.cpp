@@ -1,0 +1,159 @@
+#include "mamori/agent/mfa_service.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "temp_dir.h"
+
+namespace mamori::agent {
+namespace {
+
+constexpr std::time_t kNow = 1763900000;
+
+class FakeAccounts : public platform::Accounts {
+ public:
+  std::optional<std::string> UserName(uid_t uid) override {
+    auto it = names.find(uid);
+    if (it == names.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<std::string> GroupNames(std::string_view user) override {
+    auto it = groups.find(std::string(user));
+    return it == groups.end() ? std::vector<std::string>{} : it->second;
+  }
+  std::map<uid_t, std::string> names{{1000, "alice"}, {1001, "bob"}};
+  std::map<std::string, std::vector<std::string>> groups{{"carol", {"madoguchi"}}};
+};
+
+SecretBytes TestSecret() {
+  const std::string s = "12345678901234567890";
+  return SecretBytes(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
+class MfaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(CredentialStore::Open(tmp_.path() + "/state", &store_).ok());
+    ASSERT_TRUE(EventJournal::Open(store_->state_dir(), &journal_).ok());
+    for (const char* user : {"alice", "carol"}) {
+      CredentialRecord r;
+      r.user = user;
+      r.secret = *store_->host_key().Seal(TestSecret(), SecretBinding(user));
+      r.recovery = GenerateRecoveryCodes(1000)->hashes;
+      ASSERT_TRUE(store_->Save(r).ok());
+    }
+    policy_.users = {"alice", "bob"};
+    policy_.groups = {"madoguchi"};
+    policy_.services = {"login", "sshd"};
+  }
+
+  MfaAnswer Ask(MfaOp op, const std::string& user, const std::string& code, uid_t caller = 0,
+                const std::string& service = "login") {
+    MfaService service_(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+    MfaRequest r;
+    r.op = op;
+    r.user = user;
+    r.code = code;
+    r.service = service;
+    return service_.Handle(r, platform::PeerCredentials{1234, caller, caller});
+  }
+  std::string Code() { return GenerateTotp(TestSecret(), TotpParams{}, kNow); }
+  std::string Journal() {
+    std::ifstream in(tmp_.path() + "/state/events.jsonl");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  mamori::testing::TempDir tmp_;
+  std::unique_ptr<CredentialStore> store_;
+  std::unique_ptr<EventJournal> journal_;
+  FakeAccounts accounts_;
+  policy::MfaPolicy policy_;
+};
+
+TEST_F(MfaServiceTest, CheckPromptsOnlyWhenPolicyRequiresMfa) {
+  EXPECT_EQ(Ask(MfaOp::kCheck, "alice", ""), MfaAnswer::kPrompt);
+  EXPECT_EQ(Ask(MfaOp::kCheck, "carol", ""), MfaAnswer::kPrompt);  // by group
+  EXPECT_EQ(Ask(MfaOp::kCheck, "dave", ""), MfaAnswer::kIgnore);
+  EXPECT_EQ(Ask(MfaOp::kCheck, "alice", "", 0, "cron"), MfaAnswer::kIgnore);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", "000000", 0, "cron"), MfaAnswer::kIgnore);
+}
+
+TEST_F(MfaServiceTest, VerdictsMapToAnswersAndEventsWithoutCodes) {
+  const std::string code = Code();
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", code), MfaAnswer::kSuccess);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", code), MfaAnswer::kAuthError);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "bob", code), MfaAnswer::kUserUnknown);
+  const std::string journal = Journal();
+  EXPECT_NE(journal.find("\"type\":\"mfa.success\""), std::string::npos);
+  EXPECT_NE(journal.find("\"type\":\"mfa.replay\""), std::string::npos);
+  EXPECT_NE(journal.find("\"type\":\"mfa.unenrolled_denied\""), std::string::npos);
+  EXPECT_EQ(journal.find(code), std::string::npos) << "a code reached the journal";
+}
+
+TEST_F(MfaServiceTest, LockoutAnswersMaxTries) {
+  policy_.max_failures = 2;
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", "000000"), MfaAnswer::kAuthError);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", "000000"), MfaAnswer::kMaxTries);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", Code()), MfaAnswer::kMaxTries);
+  EXPECT_NE(Journal().find("\"type\":\"mfa.lockout\""), std::string::npos);
+}
+
+TEST_F(MfaServiceTest, UnenrolledAllowedOnlyWhenPolicySaysSo) {
+  policy_.deny_unenrolled = false;
+  EXPECT_EQ(Ask(MfaOp::kVerify, "bob", "000000"), MfaAnswer::kIgnore);
+  EXPECT_NE(Journal().find("\"type\":\"mfa.unenrolled_allowed\""), std::string::npos);
+}
+
+TEST_F(MfaServiceTest, NonRootCallerMayVerifyOnlyItself) {
+  EXPECT_EQ(Ask(MfaOp::kCheck, "alice", "", 1001), MfaAnswer::kAuthError);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", Code(), 1001), MfaAnswer::kAuthError);
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", Code(), 4242), MfaAnswer::kAuthError);  // no name
+  EXPECT_NE(Journal().find("\"type\":\"mfa.caller_refused\""), std::string::npos);
+  // The refused requests did not consume alice's code.
+  EXPECT_EQ(Ask(MfaOp::kVerify, "alice", Code(), 1000), MfaAnswer::kSuccess);
+}
+
+TEST_F(MfaServiceTest, MalformedRequestsAreRefused) {
+  MfaService service(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+  const platform::PeerCredentials root{1, 0, 0};
+  for (const char* line : {"", "{", "[]", R"({"op":"verify","user":"alice","service":"login"})",
+                           R"({"op":"open","user":"alice","service":"login"})",
+                           R"({"op":"check","user":"alice","service":"login","extra":"x"})",
+                           R"({"op":"check","user":7,"service":"login"})"}) {
+    EXPECT_EQ(service.HandleLine(line, root), R"({"result":"auth_err"})") << line;
+  }
+  EXPECT_EQ(service.HandleLine(R"({"op":"check","user":"alice","service":"login"})", root),
+            R"({"result":"prompt"})");
+}
+
+// The record is written but the journal cannot grow: the login must not succeed unrecorded.
+TEST_F(MfaServiceTest, UnjournalledSuccessIsRefused) {
+  {
+    std::unique_ptr<platform::AppendFile> f;
+    ASSERT_TRUE(store_->state_dir().OpenAppend("events.jsonl", 0600, &f).ok());
+    ASSERT_TRUE(f->Append(std::string(16384, '#') + "\n").ok());
+  }
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limit = {8192, old_limit.rlim_max};  // room for a record, not past the journal
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  MfaAnswer answer = Ask(MfaOp::kVerify, "alice", Code());
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(answer, MfaAnswer::kAuthError);
+  // It was the journal that failed: the record took the code (it stays spent).
+  std::optional<CredentialRecord> r;
+  ASSERT_TRUE(store_->Load("alice", &r).ok());
+  EXPECT_EQ(r->last_step, static_cast<std::uint64_t>(kNow / 30));
+}
+
+}  // namespace
+}  // namespace mamori::agent
