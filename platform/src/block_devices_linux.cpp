@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "mamori/platform/block_devices.h"
@@ -17,7 +19,7 @@ bool ValidBlockName(std::string_view name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
 }
 
-Status IoctlError(std::string_view what, const std::string& path, int err) {
+Status SystemError(std::string_view what, const std::string& path, int err) {
   return Status::Error(err, std::string(what) + " " + path + ": " + std::strerror(err) +
                                 " (errno " + std::to_string(err) + ")");
 }
@@ -54,14 +56,14 @@ class LinuxBlockDevices : public BlockDevices {
     if (!ValidBlockName(name)) return Status::Error(EINVAL, "invalid block device name");
     const std::string path = dev_root_ + "/" + name;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return IoctlError("open", path, errno);
+    if (fd < 0) return SystemError("open", path, errno);
     const int one = 1;
     int read_only = 0;
     Status result = Status::Ok();
     if (::ioctl(fd, BLKROSET, &one) != 0) {
-      result = IoctlError("BLKROSET", path, errno);
+      result = SystemError("BLKROSET", path, errno);
     } else if (::ioctl(fd, BLKROGET, &read_only) != 0) {
-      result = IoctlError("BLKROGET", path, errno);
+      result = SystemError("BLKROGET", path, errno);
     } else if (read_only != 1) {
       result = Status::Error(EIO, "BLKROGET " + path + ": still writable after BLKROSET");
     }
@@ -73,13 +75,23 @@ class LinuxBlockDevices : public BlockDevices {
     if (!ValidBlockName(name)) return Status::Error(EINVAL, "invalid block device name");
     const std::string path = dev_root_ + "/" + name;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return IoctlError("open", path, errno);
+    if (fd < 0) return SystemError("open", path, errno);
     int value = 0;
     Status result = Status::Ok();
-    if (::ioctl(fd, BLKROGET, &value) != 0) result = IoctlError("BLKROGET", path, errno);
+    if (::ioctl(fd, BLKROGET, &value) != 0) result = SystemError("BLKROGET", path, errno);
     ::close(fd);
     *read_only = value != 0;
     return result;
+  }
+
+  Status DetachDriver(const std::string& disk) override {
+    if (!ValidBlockName(disk)) return Status::Error(EINVAL, "invalid block device name");
+    const std::string link = class_dir_ + disk + "/device";
+    char resolved[PATH_MAX];
+    if (::realpath(link.c_str(), resolved) == nullptr) return SystemError("realpath", link, errno);
+    const std::string_view target = resolved;
+    const std::string device(target.substr(target.rfind('/') + 1));
+    return sysfs::WriteAttribute(class_dir_ + disk + "/device/driver/unbind", device);
   }
 
  private:

@@ -82,6 +82,17 @@ TEST(BlockDevices, IoctlErrorsNameTheNode) {
   EXPECT_NE(s.message().find("BLKROSET"), std::string::npos) << s.message();
 }
 
+TEST(BlockDevices, DetachesTheDriverOfTheDeviceUnderADisk) {
+  FakeSysfs sysfs;
+  const std::string card = "devices/pci0000:00/0000:00:05.0/mmc_host/mmc0/mmc0:0001";
+  sysfs.AddBlock("/" + card + "/block/mmcblk0", 1);
+  auto block = NewLinuxBlockDevices(sysfs.root(), "/nonexistent");
+  Status s = block->DetachDriver("mmcblk0");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(sysfs.Read(card + "/driver/unbind"), "mmc0:0001");
+  EXPECT_FALSE(block->DetachDriver("mmcblk9").ok());
+}
+
 TEST(Thunderbolt, ListsDevicesWithAnAuthorizedAttributeAndAuthorizes) {
   FakeSysfs sysfs;
   const std::string dir = "bus/thunderbolt/devices/";

@@ -116,6 +116,11 @@ void FakeSysfs::AddBlock(const std::string& devpath, int partitions) {
   fs::create_directories(root_ + "/" + dir);
   Write(dir + "/ro", "0\n");
   Link("class/block/" + disk, dir);
+  // The device the disk belongs to (a SCSI device, an MMC card) and its driver.
+  const std::string parent = fs::path(dir).parent_path().parent_path().string();
+  fs::create_directories(root_ + "/" + parent + "/driver");
+  Write(parent + "/driver/unbind", "");
+  Link(dir + "/device", parent);
   for (int i = 1; i <= partitions; ++i) {
     const std::string part = disk + std::to_string(i);
     fs::create_directories(root_ + "/" + dir + "/" + part);

@@ -41,6 +41,9 @@ class BlockDevices {
   // BLKROSET to 1, then BLKROGET to confirm it holds.
   virtual Status SetReadOnly(const std::string& name) = 0;
   virtual Status IsReadOnly(const std::string& name, bool* read_only) = 0;
+  // Unbinds the driver of the device under a disk (an SD card from mmcblk, a drive from sr), so
+  // the disk disappears until a driver is bound again.
+  virtual Status DetachDriver(const std::string& disk) = 0;
 };
 
 // sysfs under `sysfs_root` for the topology, device nodes under `dev_root` for the ioctls.
