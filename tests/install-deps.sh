@@ -9,6 +9,7 @@ packages=(
   libssl-dev libsqlite3-dev libpq-dev libusb-1.0-0-dev libudev-dev libsystemd-dev
   liboath-dev libpam0g-dev libqrencode-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  qemu-system-x86 busybox-static cpio kmod python3
 )
 
 missing=()

@@ -1,0 +1,70 @@
+// Runs the device guard alone, for the real-kernel tests: reads a policy document, starts the guard
+// on the live sysfs and uevent socket and prints every decision and problem as one line on stdout.
+//   mamori-guard-driver POLICY.json
+#include <poll.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "mamori/agent/device_guard.h"
+#include "mamori/policy/document.h"
+
+namespace {
+
+class PrintingSink : public mamori::agent::DecisionSink {
+ public:
+  void Record(const mamori::agent::DecisionRecord& record) override {
+    std::printf("decision %s\n", mamori::agent::FormatDecisionRecord(record).c_str());
+    std::fflush(stdout);
+  }
+  void Problem(std::string_view message) override {
+    std::printf("problem %.*s\n", static_cast<int>(message.size()), message.data());
+    std::fflush(stdout);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s POLICY.json\n", argv[0]);
+    return 2;
+  }
+  std::ifstream in(argv[1], std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    std::fprintf(stderr, "%s: cannot read\n", argv[1]);
+    return 3;
+  }
+  const mamori::policy::ParseResult parsed = mamori::policy::ParsePolicy(text.str());
+  if (!parsed.ok()) {
+    for (const auto& e : parsed.errors)
+      std::fprintf(stderr, "%s: %s\n", argv[1], e.ToString().c_str());
+    return 4;
+  }
+
+  std::unique_ptr<mamori::platform::NetlinkUeventSource> events;
+  if (auto s = mamori::platform::NetlinkUeventSource::Open(&events); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 1;
+  }
+  auto bus = mamori::platform::NewSysfsUsbBus();
+  auto blocks = mamori::platform::NewLinuxBlockDevices();
+  auto thunderbolt = mamori::platform::NewSysfsThunderboltBus();
+  PrintingSink sink;
+  mamori::agent::DeviceGuard guard(*bus, *blocks, *thunderbolt, sink,
+                                   [] { return std::chrono::system_clock::now(); });
+  if (auto s = guard.Start(parsed.policy->usb, *events); !s.ok()) sink.Problem(s.message());
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) {
+    pollfd fd{events->fd(), POLLIN, 0};
+    if (::poll(&fd, 1, -1) < 0 && errno != EINTR) {
+      std::perror("poll");
+      return 1;
+    }
+    guard.Drain(*events);
+  }
+}
