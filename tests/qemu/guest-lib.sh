@@ -21,12 +21,12 @@ unplug() { qmp device_del id="$1"; }
 
 # wait_for SECONDS COMMAND...: polls every 50 ms until the command succeeds.
 wait_for() {
-  limit=$(($1 * 20))
+  _wait_limit=$(($1 * 20))
   shift
-  i=0
+  _wait_n=0
   while ! "$@"; do
-    i=$((i + 1))
-    [ "$i" -ge "$limit" ] && return 1
+    _wait_n=$((_wait_n + 1))
+    [ "$_wait_n" -ge "$_wait_limit" ] && return 1
     usleep 50000
   done
   return 0
