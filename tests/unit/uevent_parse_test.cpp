@@ -20,7 +20,7 @@ const std::string kKernelAdd(
 
 std::vector<unsigned char> Libudev(std::string_view properties, std::uint32_t offset = 40,
                                    std::optional<std::uint32_t> length = std::nullopt) {
-  std::vector<unsigned char> b(40, 0);
+  std::vector<unsigned char> b(40 + properties.size(), 0);
   std::memcpy(b.data(), "libudev", 8);
   const std::uint32_t magic = htonl(0xfeedcafe), header = 40,
                       len = length.value_or(static_cast<std::uint32_t>(properties.size()));
@@ -28,7 +28,7 @@ std::vector<unsigned char> Libudev(std::string_view properties, std::uint32_t of
   std::memcpy(b.data() + 12, &header, 4);
   std::memcpy(b.data() + 16, &offset, 4);
   std::memcpy(b.data() + 20, &len, 4);
-  b.insert(b.end(), properties.begin(), properties.end());
+  if (!properties.empty()) std::memcpy(b.data() + 40, properties.data(), properties.size());
   return b;
 }
 
