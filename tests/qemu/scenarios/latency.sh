@@ -1,6 +1,7 @@
 # Decision latency, from receipt of the uevent to the completed sysfs write, measured by the guard:
 # 30 hot-plugs of an unlisted stick (blocked by default: the write is authorized=0) and 10 of a
 # keyboard (allowed by class rule: the write authorizes it and includes the kernel binding usbhid).
+# Also the guard's resident memory and its context switches over 10 idle seconds.
 . "/host$MAMORI_SRC/guest-lib.sh"
 guard_start "$MAMORI_SRC/policies/sticks.json" || exit 1
 
@@ -36,5 +37,13 @@ cycle usb-storage 30
 cycle usb-kbd 10
 percentiles block-decision block
 percentiles allow-decision allow
+
+switches() { awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$GUARD_PID/status"; }
+before=$(switches)
+sleep 10
+after=$(switches)
+echo "@@METRIC guard-idle context_switches_in_10s=$((after - before))"
+echo "@@METRIC guard-rss $(grep -E 'VmRSS|VmHWM' "/proc/$GUARD_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
+check "the idle guard does not wake up" [ $((after - before)) -eq 0 ]
 guard_show_log
 [ -z "$FAILED" ]
