@@ -84,26 +84,40 @@ std::string_view ToString(MediaChannel channel) {
   return "thunderbolt";
 }
 
-std::string FormatDecisionRecord(const DecisionRecord& r) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(r.time);
-  std::string line = "time=" + policy::FormatTimestamp(seconds);
-  line += " channel=" + std::string(ToString(r.channel));
-  line += " device=" + Quote(r.device.name);
+std::vector<std::pair<std::string, std::string>> DecisionFields(const DecisionRecord& r) {
+  std::vector<std::pair<std::string, std::string>> f;
+  f.emplace_back("channel", ToString(r.channel));
+  f.emplace_back("device", r.device.name);
   if (r.channel == MediaChannel::kUsb) {
-    line += " vid=" + Hex4(r.device.vid) + " pid=" + Hex4(r.device.pid);
-    line += " serial=" + Quote(r.device.serial);
-    line += " product=" + Quote(r.device.product);
-    line += " descriptor_hash=" + r.device.descriptor_hash;
+    f.emplace_back("vid", Hex4(r.device.vid));
+    f.emplace_back("pid", Hex4(r.device.pid));
+    f.emplace_back("serial", r.device.serial);
+    f.emplace_back("manufacturer", r.device.manufacturer);
+    f.emplace_back("product", r.device.product);
+    f.emplace_back("descriptor_hash", r.device.descriptor_hash);
   }
-  line += " action=" + std::string(policy::ToString(r.action));
-  line += " rule=" + Quote(r.rule_id);
-  line += r.audit ? " mode=audit" : " mode=enforce";
+  f.emplace_back("action", policy::ToString(r.action));
+  f.emplace_back("rule", r.rule_id);
+  f.emplace_back("mode", r.audit ? "audit" : "enforce");
   if (r.latency) {
-    line +=
-        " latency_us=" +
-        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(*r.latency).count());
+    f.emplace_back(
+        "latency_us",
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(*r.latency).count()));
   }
-  if (!r.detail.empty()) line += " detail=" + Quote(r.detail);
+  if (!r.detail.empty()) f.emplace_back("detail", r.detail);
+  return f;
+}
+
+std::string FormatDecisionRecord(const DecisionRecord& r) {
+  // Fields whose values the guard itself produces from a fixed alphabet.
+  static constexpr std::string_view kPlain[] = {"channel", "vid",  "pid",       "descriptor_hash",
+                                                "action",  "mode", "latency_us"};
+  std::string line =
+      "time=" + policy::FormatTimestamp(std::chrono::floor<std::chrono::seconds>(r.time));
+  for (const auto& [key, value] : DecisionFields(r)) {
+    const bool plain = std::find(std::begin(kPlain), std::end(kPlain), key) != std::end(kPlain);
+    line += " " + key + "=" + (plain ? value : Quote(value));
+  }
   return line;
 }
 

@@ -398,8 +398,26 @@ TEST(DecisionRecordFormat, QuotesWhatTheDeviceSaysAboutItself) {
   r.latency = std::chrono::microseconds(850);
   EXPECT_EQ(FormatDecisionRecord(r),
             "time=2026-11-23T10:00:00Z channel=usb device=\"2-1\" vid=46f4 pid=0001 "
-            "serial=\"X\\\" action=allow\\x0a\" product=\"\" descriptor_hash= action=block "
+            "serial=\"X\\\" action=allow\\x0a\" manufacturer=\"\" product=\"\" descriptor_hash= "
+            "action=block "
             "rule=\"default\" mode=enforce latency_us=850");
+}
+
+TEST(DecisionRecordFormat, FieldsOfAnotherChannelLeaveOutUsbIdentity) {
+  DecisionRecord r;
+  r.channel = MediaChannel::kMmc;
+  r.device.name = "mmcblk0";
+  r.action = UsbAction::kReadOnly;
+  r.rule_id = "channels.mmc";
+  r.audit = true;
+  r.detail = "BLKROSET failed";
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(DecisionFields(r), (Fields{{"channel", "mmc"},
+                                       {"device", "mmcblk0"},
+                                       {"action", "read-only"},
+                                       {"rule", "channels.mmc"},
+                                       {"mode", "audit"},
+                                       {"detail", "BLKROSET failed"}}));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mamori/platform/block_devices.h"
@@ -50,7 +51,13 @@ struct DecisionRecord {
   std::optional<std::chrono::nanoseconds> latency;
 };
 
-// "action=block rule=default mode=enforce device=2-1 vid=46f4 ..." for logs.
+// The record as named fields in a fixed order (time aside), for the event journal and structured
+// logs: channel, device, [vid, pid, serial, manufacturer, product, descriptor_hash,] action, rule,
+// mode, [latency_us,] [detail].
+std::vector<std::pair<std::string, std::string>> DecisionFields(const DecisionRecord& record);
+
+// One log line: "time=... channel=usb device="2-1" ... action=block rule="default" mode=enforce".
+// Text that comes from the device or the policy is quoted and escaped, so it cannot forge fields.
 std::string FormatDecisionRecord(const DecisionRecord& record);
 
 class DecisionSink {
