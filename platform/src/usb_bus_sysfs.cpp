@@ -71,6 +71,43 @@ class SysfsUsbBus : public UsbBus {
     return Status::Ok();
   }
 
+  Status ListInterfaces(const std::string& device, std::vector<UsbInterface>* out) override {
+    out->clear();
+    if (!IsUsbDeviceName(device)) return NotA("USB device", device);
+    std::vector<std::string> names;
+    Status s = sysfs::ListDirectory(devices_dir_, &names);
+    if (!s.ok()) return s;
+    for (const std::string& name : names) {
+      if (!IsInterfaceName(name) || name.substr(0, name.find(':')) != device) continue;
+      const std::string dir = devices_dir_ + name + "/";
+      UsbInterface i;
+      i.name = name;
+      std::uint8_t* fields[] = {&i.cls, &i.subclass, &i.protocol};
+      const char* files[] = {"bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol"};
+      for (int k = 0; k < 3; ++k) {
+        std::string text;
+        s = sysfs::ReadText(dir + files[k], &text);
+        if (!s.ok()) return s;
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+        if (ec != std::errc() || end != text.data() + text.size() || text.size() != 2) {
+          return Status::Error(EINVAL, dir + files[k] + ": not 2 hex digits: \"" + text + "\"");
+        }
+        *fields[k] = static_cast<std::uint8_t>(value);
+      }
+      std::string authorized;
+      s = sysfs::ReadText(dir + "authorized", &authorized);
+      if (!s.ok()) return s;
+      i.authorized = authorized == "1";
+      std::string driver;
+      if (sysfs::ReadLink(dir + "driver", &driver).ok()) {
+        i.driver = driver.substr(driver.rfind('/') + 1);
+      }
+      out->push_back(std::move(i));
+    }
+    return Status::Ok();
+  }
+
   Status SetAuthorizedDefault(const std::string& root_hub, int value) override {
     if (!IsRootHubName(root_hub)) return NotA("root hub", root_hub);
     if (value < 0 || value > 2) {

@@ -1,11 +1,14 @@
 // Runs the device guard alone, for the real-kernel tests: reads a policy document, starts the guard
 // on the live sysfs and uevent socket and prints every decision and problem as one line on stdout.
-//   mamori-guard-driver POLICY.json
+//   mamori_guard_driver POLICY.json
+// With --list it prints the USB bus as the platform layer reads it, and exits.
+//   mamori_guard_driver --list
 #include <poll.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "mamori/agent/device_guard.h"
 #include "mamori/policy/document.h"
@@ -24,11 +27,39 @@ class PrintingSink : public mamori::agent::DecisionSink {
   }
 };
 
+int List() {
+  auto bus = mamori::platform::NewSysfsUsbBus();
+  std::vector<std::string> names;
+  if (auto s = bus->ListDevices(&names); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 1;
+  }
+  for (const std::string& name : names) {
+    mamori::platform::UsbDevice d;
+    if (!bus->ReadDevice(name, &d).ok()) continue;
+    std::printf("device %s vid=%04x pid=%04x serial=%s authorized=%d problems=%zu\n", name.c_str(),
+                d.vid, d.pid, d.serial.c_str(), d.authorized ? 1 : 0, d.problems.size());
+    for (const auto& i : d.parsed.interfaces) {
+      std::printf("descriptor %s config=%u interface=%u class=%02x subclass=%02x protocol=%02x\n",
+                  name.c_str(), i.configuration, i.number, i.cls, i.subclass, i.protocol);
+    }
+    std::vector<mamori::platform::UsbInterface> interfaces;
+    if (!bus->ListInterfaces(name, &interfaces).ok()) continue;
+    for (const auto& i : interfaces) {
+      std::printf("interface %s class=%02x subclass=%02x protocol=%02x authorized=%d driver=%s\n",
+                  i.name.c_str(), i.cls, i.subclass, i.protocol, i.authorized ? 1 : 0,
+                  i.driver.c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--list") return List();
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s POLICY.json\n", argv[0]);
+    std::fprintf(stderr, "usage: %s POLICY.json | --list\n", argv[0]);
     return 2;
   }
   std::ifstream in(argv[1], std::ios::binary);

@@ -35,6 +35,9 @@ class RecordingBus : public platform::UsbBus {
   Status ReadDevice(const std::string& n, platform::UsbDevice* d) override {
     return real_->ReadDevice(n, d);
   }
+  Status ListInterfaces(const std::string& d, std::vector<platform::UsbInterface>* out) override {
+    return real_->ListInterfaces(d, out);
+  }
   Status SetAuthorizedDefault(const std::string& hub, int v) override {
     writes.push_back("authorized_default " + hub + " " + std::to_string(v));
     return real_->SetAuthorizedDefault(hub, v);

@@ -24,6 +24,12 @@ std::string Hex4(std::uint16_t v) {
   return buffer;
 }
 
+std::string Hex2(std::uint8_t v) {
+  char buffer[4];
+  snprintf(buffer, sizeof buffer, "%02x", v);
+  return buffer;
+}
+
 }  // namespace
 
 std::vector<unsigned char> DeviceDescriptors(std::uint16_t vid, std::uint16_t pid,
@@ -100,6 +106,24 @@ void FakeSysfs::AddDevice(const std::string& name, const FakeUsbDevice& d) {
   Write(dir + "/authorized", d.authorized ? "1\n" : "0\n");
   Write(dir + "/remove", "");
   Link("bus/usb/devices/" + name, dir);
+}
+
+void FakeSysfs::AddInterfaces(const std::string& device, const FakeUsbDevice& spec,
+                              const std::string& driver) {
+  for (std::size_t n = 0; n < spec.interfaces.size(); ++n) {
+    const std::string name = device + ":1." + std::to_string(n);
+    const std::string dir = DevicePath(device) + "/" + name;
+    fs::create_directories(root_ + "/" + dir);
+    Write(dir + "/bInterfaceClass", Hex2(spec.interfaces[n].cls) + "\n");
+    Write(dir + "/bInterfaceSubClass", Hex2(spec.interfaces[n].subclass) + "\n");
+    Write(dir + "/bInterfaceProtocol", Hex2(spec.interfaces[n].protocol) + "\n");
+    Write(dir + "/authorized", "1\n");
+    Link("bus/usb/devices/" + name, dir);
+    if (!driver.empty()) {
+      fs::create_directories(root_ + "/bus/usb/drivers/" + driver);
+      Link(dir + "/driver", "bus/usb/drivers/" + driver);
+    }
+  }
 }
 
 std::string FakeSysfs::AddUsbDisk(const std::string& device, const std::string& disk,

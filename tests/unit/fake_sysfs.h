@@ -49,6 +49,10 @@ class FakeSysfs {
   // A disk on a non-USB parent path such as "/devices/pci0000:00/0000:00:05.0/mmc_host/mmc0/...".
   void AddBlock(const std::string& devpath_of_disk, int partitions);
   void RemoveDevice(const std::string& name);
+  // What the kernel does when it configures an authorized device: one directory per interface,
+  // bound to `driver` when given.
+  void AddInterfaces(const std::string& device, const FakeUsbDevice& spec,
+                     const std::string& driver);
 
   std::string Read(const std::string& relative) const;
   void Write(const std::string& relative, const std::string& content) const;

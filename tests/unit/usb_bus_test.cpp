@@ -108,6 +108,34 @@ TEST_F(UsbBusTest, RecordsMalformedDescriptors) {
   EXPECT_NE(d.problems[0].find("descriptors: device descriptor truncated"), std::string::npos);
 }
 
+TEST_F(UsbBusTest, ListsTheInterfacesOfAConfiguredDevice) {
+  FakeUsbDevice composite;
+  composite.interfaces = {{0x08, 0x06, 0x50}, {0x03, 0x01, 0x01}};
+  sysfs_.AddDevice("2-1", composite);
+  sysfs_.AddDevice("2-10", {});
+  std::vector<UsbInterface> interfaces;
+  ASSERT_TRUE(bus_->ListInterfaces("2-1", &interfaces).ok());
+  EXPECT_TRUE(interfaces.empty());  // unauthorized: not configured
+  sysfs_.AddInterfaces("2-1", composite, "usb-storage");
+  sysfs_.AddInterfaces("2-10", {}, "");
+  Status s = bus_->ListInterfaces("2-1", &interfaces);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(interfaces.size(), 2u);
+  EXPECT_EQ(interfaces[0].name, "2-1:1.0");
+  EXPECT_EQ(interfaces[0].cls, 0x08);
+  EXPECT_EQ(interfaces[0].protocol, 0x50);
+  EXPECT_EQ(interfaces[0].driver, "usb-storage");
+  EXPECT_TRUE(interfaces[0].authorized);
+  EXPECT_EQ(interfaces[1].name, "2-1:1.1");
+  EXPECT_EQ(interfaces[1].cls, 0x03);
+  ASSERT_TRUE(bus_->SetInterfaceAuthorized("2-1:1.1", false).ok());
+  ASSERT_TRUE(bus_->ListInterfaces("2-1", &interfaces).ok());
+  EXPECT_FALSE(interfaces[1].authorized);
+  ASSERT_TRUE(bus_->ListInterfaces("2-10", &interfaces).ok());
+  ASSERT_EQ(interfaces.size(), 1u);
+  EXPECT_EQ(interfaces[0].driver, "");
+}
+
 TEST_F(UsbBusTest, AGoneDeviceIsAnError) {
   UsbDevice d;
   Status s = bus_->ReadDevice("2-7", &d);

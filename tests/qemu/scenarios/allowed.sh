@@ -10,5 +10,11 @@ dev=$(usb_name_of MAMORI-OK-1)
 check "decision allow by rule ledger-ok logged" \
   logged "device=\"$dev\".*serial=\"MAMORI-OK-1\".*action=allow rule=\"ledger-ok\" mode=enforce"
 check "allowed stick is writable" [ "$(blockdev --getro /dev/sda)" = 0 ]
+chroot /host "$MAMORI_DRIVER" --list >/tmp/bus
+cat /tmp/bus
+check "platform reads its interface from the descriptors" \
+  grep -q "^descriptor $dev config=1 interface=0 class=08 subclass=06 protocol=50$" /tmp/bus
+check "platform lists its configured interface bound to usb-storage" \
+  grep -q "^interface $dev:1.0 class=08 subclass=06 protocol=50 authorized=1 driver=usb-storage$" /tmp/bus
 guard_show_log
 [ -z "$FAILED" ]

@@ -14,6 +14,12 @@ sleep 3  # room for a disk to appear, were the stick authorized
 check "unlisted stick unauthorized" [ "$(cat /sys/bus/usb/devices/$dev/authorized)" = 0 ]
 check "unlisted stick has no interfaces" absent "/sys/bus/usb/devices/$dev:1.0"
 check "unlisted stick never got a block device" no_disk
+chroot /host "$MAMORI_DRIVER" --list >/tmp/bus
+cat /tmp/bus
+check "platform classifies the unauthorized stick from its descriptors" \
+  grep -q "^descriptor $dev config=1 interface=0 class=08 subclass=06 protocol=50$" /tmp/bus
+check "platform reads it as unauthorized, without problems" \
+  grep -q "^device $dev vid=46f4 pid=0001 serial=UNLISTED-1 authorized=0 problems=0$" /tmp/bus
 
 kill -9 "$GUARD_PID"
 wait "$GUARD_PID" 2>/dev/null

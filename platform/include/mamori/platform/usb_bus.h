@@ -31,6 +31,17 @@ struct UsbDevice {
   std::vector<std::string> problems;
 };
 
+// An interface as sysfs shows it: only while its device is authorized (the kernel creates
+// interfaces when it configures the device).
+struct UsbInterface {
+  std::string name;  // "2-1.4:1.0"
+  std::uint8_t cls = 0;
+  std::uint8_t subclass = 0;
+  std::uint8_t protocol = 0;
+  bool authorized = false;
+  std::string driver;  // the bound driver ("usb-storage"), empty when none
+};
+
 class UsbBus {
  public:
   virtual ~UsbBus() = default;
@@ -41,6 +52,8 @@ class UsbBus {
   // Fails only when the device is gone (or its directory unreadable); unreadable attributes are
   // recorded in UsbDevice::problems.
   virtual Status ReadDevice(const std::string& name, UsbDevice* out) = 0;
+  // The configured interfaces of a device, sorted by name.
+  virtual Status ListInterfaces(const std::string& device, std::vector<UsbInterface>* out) = 0;
 
   // authorized_default of a root hub: 0 none, 1 all, 2 internal only.
   virtual Status SetAuthorizedDefault(const std::string& root_hub, int value) = 0;
