@@ -1,12 +1,17 @@
 // Runs the device guard alone, for the real-kernel tests: reads a policy document, starts the guard
 // on the live sysfs and uevent socket and prints every decision and problem as one line on stdout.
 //   mamori_guard_driver POLICY.json
+// SIGHUP reads the policy file again and applies it (an invalid one is reported and ignored).
 // With --list it prints the USB bus as the platform layer reads it, and exits.
 //   mamori_guard_driver --list
 #include <poll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -26,6 +31,19 @@ class PrintingSink : public mamori::agent::DecisionSink {
     std::fflush(stdout);
   }
 };
+
+std::optional<mamori::policy::Policy> ReadPolicy(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    std::fprintf(stderr, "%s: cannot read\n", path);
+    return std::nullopt;
+  }
+  mamori::policy::ParseResult parsed = mamori::policy::ParsePolicy(text.str());
+  for (const auto& e : parsed.errors) std::fprintf(stderr, "%s: %s\n", path, e.ToString().c_str());
+  return std::move(parsed.policy);
+}
 
 int List() {
   auto bus = mamori::platform::NewSysfsUsbBus();
@@ -62,18 +80,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s POLICY.json | --list\n", argv[0]);
     return 2;
   }
-  std::ifstream in(argv[1], std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    std::fprintf(stderr, "%s: cannot read\n", argv[1]);
-    return 3;
-  }
-  const mamori::policy::ParseResult parsed = mamori::policy::ParsePolicy(text.str());
-  if (!parsed.ok()) {
-    for (const auto& e : parsed.errors)
-      std::fprintf(stderr, "%s: %s\n", argv[1], e.ToString().c_str());
-    return 4;
+  std::optional<mamori::policy::Policy> policy = ReadPolicy(argv[1]);
+  if (!policy) return 4;
+
+  // SIGHUP arrives through a descriptor, so the guard is only ever entered from the loop below.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  sigprocmask(SIG_BLOCK, &hup, nullptr);
+  const int signals = ::signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signals < 0) {
+    std::perror("signalfd");
+    return 1;
   }
 
   std::unique_ptr<mamori::platform::NetlinkUeventSource> events;
@@ -87,15 +105,23 @@ int main(int argc, char** argv) {
   PrintingSink sink;
   mamori::agent::DeviceGuard guard(*bus, *blocks, *thunderbolt, sink,
                                    [] { return std::chrono::system_clock::now(); });
-  if (auto s = guard.Start(parsed.policy->usb, *events); !s.ok()) sink.Problem(s.message());
+  if (auto s = guard.Start(policy->usb, *events); !s.ok()) sink.Problem(s.message());
   std::printf("ready\n");
   std::fflush(stdout);
   for (;;) {
-    pollfd fd{events->fd(), POLLIN, 0};
-    if (::poll(&fd, 1, -1) < 0 && errno != EINTR) {
+    pollfd fds[] = {{events->fd(), POLLIN, 0}, {signals, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
       std::perror("poll");
       return 1;
     }
     guard.Drain(*events);
+    signalfd_siginfo info;
+    if (::read(signals, &info, sizeof info) == sizeof info) {
+      if (auto next = ReadPolicy(argv[1])) {
+        guard.ApplyPolicy(next->usb);
+        std::printf("applied %s\n", argv[1]);
+        std::fflush(stdout);
+      }
+    }
   }
 }
