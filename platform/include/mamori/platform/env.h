@@ -1,7 +1,7 @@
-// The only door to the operating system's files. Agent and collector code reach files through an Env
-// so tests can substitute one and so every write follows the same safety rules: root never follows a
-// link or reuses a name in a directory someone else could write, and a file is either wholly the old
-// content or wholly the new content.
+// The only door to the operating system's files. Agent and collector code reach files through an
+// Env so tests can substitute one and so every write follows the same safety rules: root never
+// follows a link or reuses a name in a directory someone else could write, and a file is either
+// wholly the old content or wholly the new content.
 #pragma once
 
 #include <sys/types.h>
