@@ -5,6 +5,7 @@ add_library(mamori_collector
   src/collector/sqlite_db.cpp
   src/collector/sqlite_store.cpp
   src/collector/tokens.cpp
+  src/collector/ca.cpp
 )
 add_library(mamori::collector ALIAS mamori_collector)
 target_include_directories(mamori_collector PUBLIC include PRIVATE src)
