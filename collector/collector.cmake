@@ -30,3 +30,21 @@ add_executable(mamori-collector src/collector/main.cpp)
 target_include_directories(mamori-collector PRIVATE src)
 target_link_libraries(mamori-collector PRIVATE mamori_collector_server Boost::program_options)
 install(TARGETS mamori-collector RUNTIME DESTINATION sbin)
+
+# The HTTPS client of mamorictl and agents (one Beast translation unit of its own).
+add_library(mamori_collector_client
+  src/client/https_client.cpp
+)
+add_library(mamori::collector_client ALIAS mamori_collector_client)
+target_include_directories(mamori_collector_client PUBLIC include)
+target_link_libraries(mamori_collector_client PUBLIC OpenSSL::SSL PRIVATE Boost::headers)
+
+# mamorictl's commands against the admin/IT API; linked into mamorictl.
+add_library(mamorictl_admin
+  src/mamorictl/admin_commands.cpp
+  src/mamorictl/table_output.cpp
+)
+target_include_directories(mamorictl_admin PUBLIC src)
+target_link_libraries(mamorictl_admin PUBLIC mamori::collector_client mamori::policy
+  Boost::json Boost::program_options)
+target_link_libraries(mamorictl PRIVATE mamorictl_admin)

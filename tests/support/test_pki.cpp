@@ -66,6 +66,35 @@ KeyAndCsr MakeCsr(KeyKind kind, std::string_view subject_cn) {
   return out;
 }
 
+std::string SelfSignedCert(std::string_view key_pem, std::string_view cn, std::string_view ou) {
+  BIO* bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (key == nullptr) throw std::runtime_error("not a PEM private key");
+  X509* cert = X509_new();
+  X509_set_version(cert, X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(ou.data()),
+                             static_cast<int>(ou.size()), -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.data()),
+                             static_cast<int>(cn.size()), -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_sign(cert, key, EVP_sha256());
+  bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  std::string pem = ReadBio(bio);
+  BIO_free(bio);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return pem;
+}
+
 std::string SubjectField(std::string_view cert_pem, std::string_view field) {
   X509* cert = ParseCert(cert_pem);
   const int nid = OBJ_txt2nid(std::string(field).c_str());

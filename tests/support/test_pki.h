@@ -17,6 +17,10 @@ enum class KeyKind { kP256, kEd25519, kRsa2048 };
 // `subject_cn` goes into the CSR's subject; the collector must ignore it.
 KeyAndCsr MakeCsr(KeyKind kind, std::string_view subject_cn = "requested-name");
 
+// A self-signed certificate for the key, with the given subject: what an impostor without the
+// collector's CA could make.
+std::string SelfSignedCert(std::string_view key_pem, std::string_view cn, std::string_view ou);
+
 // Fields of a PEM certificate, for assertions.
 std::string SubjectField(std::string_view cert_pem, std::string_view field);
 // Verifies `cert_pem` against `ca_pem` for the given purpose ("sslclient" or "sslserver").

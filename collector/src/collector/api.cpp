@@ -229,7 +229,7 @@ HttpResponse Api::Enroll(const HttpRequest& request) {
   const boost::json::object root = ParseObject(request.body);
   const Fields fields(root, "", {"token", "csr", "facts"});
   const std::string token_text = fields.Str("token", 256);
-  const std::string csr = fields.Str("csr", 16 * 1024 + 1);
+  const std::string csr = fields.Str("csr", 16 * 1024 + 1, true);
   const Fields facts(fields.Object("facts"), "/facts", {"machine_id", "hostname", "serial", "os"});
   NewTerminal nt;
   nt.machine_id = facts.Str("machine_id", 128);

@@ -31,20 +31,22 @@ void Fields::Fail(std::string_view key, std::string_view message) const {
   throw BadRequest(PathOf(key) + ": " + std::string(message));
 }
 
-std::optional<std::string> Fields::OptStr(std::string_view key, std::size_t max_bytes) const {
+std::optional<std::string> Fields::OptStr(std::string_view key, std::size_t max_bytes,
+                                          bool multiline) const {
   const boost::json::value* v = Find(key);
   if (v == nullptr) return std::nullopt;
   if (!v->is_string()) Fail(key, "expected a string");
   const auto& s = v->get_string();
   if (s.size() > max_bytes) Fail(key, "longer than " + std::to_string(max_bytes) + " bytes");
   for (unsigned char c : s) {
+    if (multiline && (c == '\n' || c == '\r')) continue;
     if (c < 0x20 || c == 0x7f) Fail(key, "contains a control character");
   }
   return std::string(s);
 }
 
-std::string Fields::Str(std::string_view key, std::size_t max_bytes) const {
-  auto s = OptStr(key, max_bytes);
+std::string Fields::Str(std::string_view key, std::size_t max_bytes, bool multiline) const {
+  auto s = OptStr(key, max_bytes, multiline);
   if (!s) Fail(key, "required");
   if (s->empty()) Fail(key, "must not be empty");
   return *s;

@@ -26,8 +26,10 @@ class Fields {
   Fields(const boost::json::object& object, std::string path,
          std::initializer_list<std::string_view> allowed);
 
-  std::string Str(std::string_view key, std::size_t max_bytes) const;
-  std::optional<std::string> OptStr(std::string_view key, std::size_t max_bytes) const;
+  // Strings hold no control characters, except line breaks where `multiline` (PEM text).
+  std::string Str(std::string_view key, std::size_t max_bytes, bool multiline = false) const;
+  std::optional<std::string> OptStr(std::string_view key, std::size_t max_bytes,
+                                    bool multiline = false) const;
   // Integers from `min` to `max` inclusive.
   std::uint64_t Uint(std::string_view key, std::uint64_t min, std::uint64_t max) const;
   std::optional<std::uint64_t> OptUint(std::string_view key, std::uint64_t min,
