@@ -8,7 +8,8 @@ add_executable(collector_unit_tests
   unit/collector_store_test.cpp
   unit/collector_tokens_test.cpp
   unit/collector_ca_test.cpp
+  unit/collector_api_test.cpp
 )
-target_link_libraries(collector_unit_tests PRIVATE mamori::collector mamori_test_pki
+target_link_libraries(collector_unit_tests PRIVATE mamori::collector mamorictl_admin mamori_test_pki
   GTest::gtest_main)
 gtest_discover_tests(collector_unit_tests PROPERTIES LABELS unit)
