@@ -374,6 +374,15 @@ TEST_F(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(ParseBody(r)["error"].as_string().find("header"), std::string::npos);
 
+  // Not HTTP at all, over a real TLS connection: a 400 with a JSON error, then the connection ends.
+  const std::string raw_request =
+      "printf 'NOT AN HTTP REQUEST\\r\\n\\r\\n' | openssl s_client -quiet -tls1_3 -CAfile " +
+      ca_file_ + " -connect " + collector_->admin_url().substr(8) + " 2>/dev/null";
+  const auto garbage = mamori::testing::RunProgram({"/bin/sh", "-c", raw_request});
+  EXPECT_EQ(garbage.out.rfind("HTTP/1.1 400", 0), 0u) << garbage.out;
+  EXPECT_NE(garbage.out.find("{\"error\":\"malformed HTTP request"), std::string::npos)
+      << garbage.out;
+
   r = EnrollRaw(EnrollmentToken("g", 1), "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n", "m");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("csr"), std::string::npos);
