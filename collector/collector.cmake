@@ -1,0 +1,50 @@
+# mamori-collector: the central service. Included from collector/CMakeLists.txt.
+find_package(SQLite3 REQUIRED)
+find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json program_options)
+
+add_library(mamori_collector
+  src/collector/sqlite_db.cpp
+  src/collector/sqlite_store.cpp
+  src/collector/tokens.cpp
+  src/collector/ca.cpp
+  src/collector/json_fields.cpp
+  src/collector/bundle_check.cpp
+  src/collector/log.cpp
+  src/collector/metrics.cpp
+  src/collector/api.cpp
+  src/collector/admin_api.cpp
+  src/collector/config.cpp
+)
+add_library(mamori::collector ALIAS mamori_collector)
+target_include_directories(mamori_collector PUBLIC include PRIVATE src)
+target_link_libraries(mamori_collector PUBLIC mamori::policy Boost::json OpenSSL::Crypto SQLite::SQLite3)
+
+# The Beast/Asio translation unit compiles slowly; it is the only one of the server.
+add_library(mamori_collector_server
+  src/collector/server.cpp
+)
+target_include_directories(mamori_collector_server PRIVATE src)
+target_link_libraries(mamori_collector_server PUBLIC mamori::collector OpenSSL::SSL)
+
+add_executable(mamori-collector src/collector/main.cpp)
+target_include_directories(mamori-collector PRIVATE src)
+target_link_libraries(mamori-collector PRIVATE mamori_collector_server Boost::program_options)
+install(TARGETS mamori-collector RUNTIME DESTINATION sbin)
+
+# The HTTPS client of mamorictl and agents (one Beast translation unit of its own).
+add_library(mamori_collector_client
+  src/client/https_client.cpp
+)
+add_library(mamori::collector_client ALIAS mamori_collector_client)
+target_include_directories(mamori_collector_client PUBLIC include)
+target_link_libraries(mamori_collector_client PUBLIC OpenSSL::SSL PRIVATE Boost::headers)
+
+# mamorictl's commands against the admin/IT API; linked into mamorictl.
+add_library(mamorictl_admin
+  src/mamorictl/admin_commands.cpp
+  src/mamorictl/table_output.cpp
+)
+target_include_directories(mamorictl_admin PUBLIC src)
+target_link_libraries(mamorictl_admin PUBLIC mamori::collector_client mamori::policy
+  Boost::json Boost::program_options)
+target_link_libraries(mamorictl PRIVATE mamorictl_admin)

@@ -1,0 +1,99 @@
+// The collector's two JSON APIs, independent of the transport: the HTTPS server turns each request
+// into an HttpRequest (with the verified client certificate, if any) and sends back the response.
+//
+// Agent API (client certificates): POST /v1/enroll, POST /v1/reports, GET /v1/policy.
+// Admin/IT API (bearer tokens with role it-read or admin): POST /v1/admin/tokens,
+// POST /v1/admin/policy, POST /v1/admin/terminals/{id}/revoke, GET /v1/fleet,
+// GET /v1/terminals/{id}, GET /v1/events, GET /metrics.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "mamori/collector/ca.h"
+#include "mamori/collector/metrics.h"
+#include "mamori/collector/store.h"
+
+namespace mamori::collector {
+
+// The client certificate the TLS layer verified against the collector's CA.
+struct PeerCertificate {
+  std::string common_name;
+  std::string organizational_unit;
+  std::string fingerprint;  // SHA-256 of the DER, lowercase hex
+};
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query
+  std::string authorization;
+  std::string body;
+  std::optional<PeerCertificate> peer;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// A JSON error body: {"error": message}.
+HttpResponse ErrorResponse(int status, std::string_view message);
+
+struct ApiOptions {
+  int certificate_days = 365;
+  int long_poll_max_seconds = 60;
+  // Used for staleness while no policy is stored; otherwise the policy's report interval.
+  int default_report_interval_seconds = 300;
+};
+
+// The answer to a long-poll: a response now, or nothing yet and how long the caller may wait.
+struct PolicyPoll {
+  std::optional<HttpResponse> response;
+  std::chrono::seconds wait{0};
+};
+
+class Api {
+ public:
+  using Clock = std::function<UnixTime()>;
+
+  Api(Store& store, const CertificateAuthority& ca, Metrics& metrics, ApiOptions options,
+      Clock clock);
+
+  HttpResponse HandleAgent(const HttpRequest& request);
+  HttpResponse HandleAdmin(const HttpRequest& request);
+
+  static bool IsPolicyPoll(const HttpRequest& request);
+  // Called again after each wake-up until it answers or the wait is over.
+  PolicyPoll PollPolicy(const HttpRequest& request);
+
+  // Called after a new policy is stored, so long-polls can be woken.
+  void OnPolicyStored(std::function<void()> callback) { on_policy_stored_ = std::move(callback); }
+
+ private:
+  // Authenticates a terminal from its certificate alone; on failure `error` is the response.
+  std::optional<Terminal> AuthenticateTerminal(const HttpRequest& request, HttpResponse& error);
+  std::optional<ApiToken> AuthenticateToken(const HttpRequest& request, HttpResponse& error);
+
+  HttpResponse Enroll(const HttpRequest& request);
+  HttpResponse IngestReport(const Terminal& terminal, const HttpRequest& request);
+
+  HttpResponse CreateToken(const ApiToken& caller, const HttpRequest& request);
+  HttpResponse PushPolicy(const ApiToken& caller, const HttpRequest& request);
+  HttpResponse RevokeTerminal(const ApiToken& caller, const std::string& id);
+  HttpResponse Fleet();
+  HttpResponse ShowTerminal(const std::string& id);
+  HttpResponse ListEvents(const std::string& query);
+  int ReportIntervalSeconds();
+
+  Store& store_;
+  const CertificateAuthority& ca_;
+  Metrics& metrics_;
+  ApiOptions options_;
+  Clock clock_;
+  std::function<void()> on_policy_stored_;
+};
+
+}  // namespace mamori::collector

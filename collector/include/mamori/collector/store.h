@@ -1,0 +1,184 @@
+// Everything the collector remembers, behind one interface so that another database can replace
+// the embedded SQLite one. Every method is one transaction: it happens entirely or not at all.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mamori::collector {
+
+// Seconds since the Unix epoch, UTC.
+using UnixTime = std::int64_t;
+
+// A failure of the storage itself (I/O, corruption, lock timeout): the request cannot be served.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Role { kItRead, kAdmin };
+
+struct EnrollmentToken {
+  std::string id;  // public part of the token, used to find the row
+  std::string group;
+  int uses_left = 0;
+  UnixTime expires_at = 0;
+  UnixTime created_at = 0;
+};
+
+struct ApiToken {
+  std::string id;
+  Role role = Role::kItRead;
+  std::string label;
+  UnixTime created_at = 0;
+};
+
+// A stored secret: the token's row plus the SHA-256 of its secret part.
+struct TokenSecret {
+  std::string secret_hash;  // 32 raw bytes
+};
+
+struct Terminal {
+  std::string id;
+  std::string group;
+  std::string machine_id;
+  std::string cert_fingerprint;  // SHA-256 of the client certificate (DER), lowercase hex
+  std::string key_fingerprint;   // SHA-256 of the public key (SubjectPublicKeyInfo DER), hex
+  std::string hostname;
+  std::string serial;
+  std::string os;
+  UnixTime enrolled_at = 0;
+  std::optional<UnixTime> last_seen;  // time of the last stored report
+  bool revoked = false;
+  bool cloned = false;      // its machine-id was already enrolled under another key
+  std::string cloned_from;  // the terminal whose machine-id it repeats
+  std::uint64_t last_sequence = 0;
+  std::optional<std::uint64_t> policy_version;  // the version the terminal last said it applied
+};
+
+// One compliance check result as the terminal reported it.
+struct CheckResult {
+  std::string check_id;
+  std::string result;  // pass | fail | error | not-applicable
+  std::string observed;
+};
+
+struct CheckState {
+  std::string check_id;
+  std::string result;
+  std::string observed;
+  UnixTime changed_at = 0;                  // when result or observed last changed
+  std::optional<UnixTime> first_failed_at;  // start of the current run of failures
+  UnixTime updated_at = 0;
+};
+
+struct CheckHistoryEntry {
+  std::string check_id;
+  std::string result;
+  std::string observed;
+  UnixTime at = 0;
+  std::uint64_t sequence = 0;
+};
+
+struct Event {
+  std::int64_t id = 0;  // assigned by the store, increasing
+  std::string terminal_id;
+  std::uint64_t sequence = 0;  // the report that carried it
+  UnixTime time = 0;           // when it happened on the terminal
+  std::string type;
+  std::string data;  // JSON object text
+};
+
+struct Report {
+  std::uint64_t sequence = 0;
+  std::optional<std::uint64_t> policy_version;
+  std::vector<CheckResult> checks;
+  std::vector<Event> events;  // id and terminal_id are ignored on input
+};
+
+struct PolicyRecord {
+  std::uint64_t version = 0;
+  std::string hash;
+  std::string bundle;  // the signed bundle exactly as pushed
+  UnixTime stored_at = 0;
+};
+
+struct FleetEntry {
+  Terminal terminal;
+  int pass = 0;
+  int fail = 0;
+  int error = 0;
+};
+
+// What Enroll needs besides the token.
+struct NewTerminal {
+  std::string id;
+  std::string machine_id;
+  std::string cert_fingerprint;
+  std::string key_fingerprint;
+  std::string hostname;
+  std::string serial;
+  std::string os;
+};
+
+enum class EnrollStatus { kOk, kUnknownToken, kTokenExhausted, kTokenExpired };
+
+struct EnrollOutcome {
+  EnrollStatus status = EnrollStatus::kUnknownToken;
+  std::optional<Terminal> terminal;  // set when kOk
+};
+
+enum class PolicyStoreStatus { kStored, kNotNewer };
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual void CreateEnrollmentToken(const EnrollmentToken& token,
+                                     const std::string& secret_hash) = 0;
+  // Looks up the token by id; returns it with its stored hash so the caller compares the secret
+  // in constant time.
+  virtual std::optional<std::pair<EnrollmentToken, TokenSecret>> FindEnrollmentToken(
+      const std::string& id) = 0;
+  // Consumes one use of token `token_id` and adds the terminal, in one transaction. A machine-id
+  // already enrolled (not revoked) under another key, and never under this one, makes the new
+  // terminal a flagged clone.
+  virtual EnrollOutcome Enroll(const std::string& token_id, const NewTerminal& terminal,
+                               UnixTime now) = 0;
+
+  virtual void CreateApiToken(const ApiToken& token, const std::string& secret_hash) = 0;
+  virtual std::optional<std::pair<ApiToken, TokenSecret>> FindApiToken(const std::string& id) = 0;
+
+  virtual std::optional<Terminal> FindTerminal(const std::string& id) = 0;
+  // Returns false when there is no such terminal.
+  virtual bool RevokeTerminal(const std::string& id) = 0;
+  virtual std::vector<FleetEntry> Fleet() = 0;
+
+  // Stores a report once: a sequence already stored for this terminal changes nothing. Returns the
+  // highest sequence committed for the terminal.
+  virtual std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
+                                     UnixTime now) = 0;
+  virtual bool HasReport(const std::string& terminal_id, std::uint64_t sequence) = 0;
+  virtual std::vector<CheckState> Checks(const std::string& terminal_id) = 0;
+  virtual std::vector<CheckHistoryEntry> CheckHistory(const std::string& terminal_id,
+                                                      std::size_t limit) = 0;
+  // Events that happened at or after `since`, oldest first.
+  virtual std::vector<Event> Events(UnixTime since, std::size_t limit) = 0;
+
+  // Stores a bundle only if its version is above every stored one.
+  virtual PolicyStoreStatus StorePolicy(const PolicyRecord& record) = 0;
+  virtual std::optional<PolicyRecord> LatestPolicy() = 0;
+
+  // Small named values the collector keeps with its data (its CA key and certificate).
+  // Returns the stored value: `value` if there was none, otherwise the existing one.
+  virtual std::string PutSettingIfAbsent(const std::string& name, const std::string& value) = 0;
+  virtual std::optional<std::string> Setting(const std::string& name) = 0;
+};
+
+std::string_view ToString(Role role);
+std::optional<Role> ParseRole(std::string_view text);
+
+}  // namespace mamori::collector

@@ -1,0 +1,257 @@
+// The only translation unit of the collector that includes Beast and Asio: it compiles slowly, so
+// request handling lives in api.cpp and admin_api.cpp.
+#include "mamori/collector/server.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+#include "collector/log.h"
+#include "mamori/policy/text.h"
+
+namespace mamori::collector {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+using asio::redirect_error;
+using asio::use_awaitable;
+
+constexpr std::chrono::seconds kWriteTimeout{30};
+constexpr std::chrono::seconds kShutdownTimeout{2};
+
+std::string NameField(X509_NAME* name, int nid) {
+  char buffer[256] = {};
+  const int n = X509_NAME_get_text_by_NID(name, nid, buffer, sizeof buffer);
+  return n < 0 ? std::string() : std::string(buffer, static_cast<std::size_t>(n));
+}
+
+// The identity of a peer whose certificate the handshake verified against the CA.
+std::optional<PeerCertificate> PeerOf(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(cert, EVP_sha256(), digest, &length) != 1) return std::nullopt;
+  PeerCertificate peer;
+  peer.common_name = NameField(X509_get_subject_name(cert), NID_commonName);
+  peer.organizational_unit = NameField(X509_get_subject_name(cert), NID_organizationalUnitName);
+  peer.fingerprint = policy::HexEncode(std::span<const unsigned char>(digest, length));
+  return peer;
+}
+
+void Configure(ssl::context& ctx, const ServerCredentials& credentials, const char* session_id) {
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_3_VERSION);
+  ctx.use_certificate_chain(asio::buffer(credentials.cert_pem));
+  ctx.use_private_key(asio::buffer(credentials.key_pem), ssl::context::pem);
+  SSL_CTX_set_session_id_context(ctx.native_handle(),
+                                 reinterpret_cast<const unsigned char*>(session_id),
+                                 static_cast<unsigned int>(std::strlen(session_id)));
+}
+
+tcp::endpoint Endpoint(const std::string& address, std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address, ec);
+  if (ec) throw std::runtime_error("listen address '" + address + "' is not an IP address");
+  return {ip, port};
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(Api& a, Metrics& m, const ServerOptions& o) : api(a), metrics(m), options(o) {}
+
+  Api& api;
+  Metrics& metrics;
+  ServerOptions options;
+  asio::io_context ioc{1};
+  ssl::context agent_ctx{ssl::context::tls_server};
+  ssl::context admin_ctx{ssl::context::tls_server};
+  tcp::acceptor agent_acceptor{ioc};
+  tcp::acceptor admin_acceptor{ioc};
+  std::set<asio::steady_timer*> waiters;
+  bool stopping = false;
+
+  void Open(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const char* name) {
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error(std::string(name) + " listener " + endpoint.address().to_string() +
+                               ":" + std::to_string(endpoint.port()) + ": " + ec.message());
+    }
+    const auto bound = acceptor.local_endpoint();
+    Log("info", "listening",
+        {{"listener", name},
+         {"address", bound.address().to_string()},
+         {"port", static_cast<int>(bound.port())}});
+  }
+
+  void WakePolicyWaiters() {
+    for (asio::steady_timer* timer : waiters) timer->cancel();
+  }
+
+  asio::awaitable<HttpResponse> LongPoll(const HttpRequest& request, Stream& stream) {
+    PolicyPoll poll = api.PollPolicy(request);
+    if (poll.response) co_return *poll.response;
+    const auto deadline = std::chrono::steady_clock::now() + poll.wait;
+    beast::get_lowest_layer(stream).expires_never();
+    metrics.AddLongPolls(1);
+    asio::steady_timer timer(ioc);
+    while (!stopping && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_at(deadline);
+      waiters.insert(&timer);
+      boost::system::error_code ec;
+      co_await timer.async_wait(redirect_error(use_awaitable, ec));
+      waiters.erase(&timer);
+      // Woken early by a push, or at the deadline: either way, look again (the terminal may also
+      // have been revoked meanwhile).
+      poll = api.PollPolicy(request);
+      if (poll.response) break;
+    }
+    metrics.AddLongPolls(-1);
+    co_return poll.response ? *poll.response : HttpResponse{204, "", "application/json"};
+  }
+
+  asio::awaitable<HttpResponse> Handle(bool agent, const HttpRequest& request, Stream& stream) {
+    try {
+      if (agent && Api::IsPolicyPoll(request)) co_return co_await LongPoll(request, stream);
+      co_return agent ? api.HandleAgent(request) : api.HandleAdmin(request);
+    } catch (const std::exception& e) {
+      Log("error", "request failed", {{"target", request.target}, {"error", e.what()}});
+    }
+    co_return ErrorResponse(500, "internal error; see the collector's log");
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket, bool agent) {
+    Stream stream(std::move(socket), agent ? agent_ctx : admin_ctx);
+    const char* listener = agent ? "agent" : "admin";
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(
+        std::chrono::seconds(options.handshake_timeout_seconds));
+    co_await stream.async_handshake(ssl::stream_base::server, redirect_error(use_awaitable, ec));
+    if (ec) {
+      Log("info", "handshake failed", {{"listener", listener}, {"error", ec.message()}});
+      co_return;
+    }
+    const std::optional<PeerCertificate> peer =
+        agent ? PeerOf(stream.native_handle()) : std::nullopt;
+    const std::size_t body_limit =
+        agent ? options.agent_max_body_bytes : options.admin_max_body_bytes;
+
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(body_limit);
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      beast::get_lowest_layer(stream).expires_after(
+          std::chrono::seconds(options.read_timeout_seconds));
+      co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+
+      HttpResponse response;
+      bool close = true;
+      if (ec == http::error::body_limit) {
+        response =
+            ErrorResponse(413, "request body larger than " + std::to_string(body_limit) + " bytes");
+      } else if (ec == http::error::header_limit) {
+        response = ErrorResponse(400, "request header larger than " +
+                                          std::to_string(options.max_header_bytes) + " bytes");
+      } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        response = ErrorResponse(400, "malformed HTTP request: " + ec.message());
+      } else if (ec) {
+        break;  // the peer went away or timed out: nobody to answer
+      } else {
+        auto& req = parser.get();
+        HttpRequest request;
+        request.method = std::string(req.method_string());
+        request.target = std::string(req.target());
+        request.authorization = std::string(req[http::field::authorization]);
+        request.body = std::move(req.body());
+        request.peer = peer;
+        close = !req.keep_alive();
+        response = co_await Handle(agent, request, stream);
+      }
+      metrics.CountResponse(listener, response.status);
+
+      http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
+      res.set(http::field::server, "mamori-collector");
+      if (!response.body.empty()) res.set(http::field::content_type, response.content_type);
+      res.set(http::field::cache_control, "no-store");
+      res.body() = std::move(response.body);
+      res.keep_alive(!close);
+      res.prepare_payload();
+      beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
+      co_await http::async_write(stream, res, redirect_error(use_awaitable, ec));
+      if (ec || close) break;
+    }
+    beast::get_lowest_layer(stream).expires_after(kShutdownTimeout);
+    co_await stream.async_shutdown(redirect_error(use_awaitable, ec));
+  }
+
+  asio::awaitable<void> Accept(tcp::acceptor& acceptor, bool agent) {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;
+      asio::co_spawn(ioc, Session(std::move(socket), agent), asio::detached);
+    }
+  }
+};
+
+Server::Server(Api& api, Metrics& metrics, const ServerOptions& options,
+               const ServerCredentials& credentials, const std::string& ca_pem)
+    : impl_(std::make_unique<Impl>(api, metrics, options)) {
+  Configure(impl_->agent_ctx, credentials, "mamori-agent");
+  Configure(impl_->admin_ctx, credentials, "mamori-admin");
+  // A certificate, when sent, must chain to the CA; enrollment is the one request without one.
+  impl_->agent_ctx.add_certificate_authority(asio::buffer(ca_pem));
+  impl_->agent_ctx.set_verify_mode(ssl::verify_peer);
+  api.OnPolicyStored([impl = impl_.get()] { impl->WakePolicyWaiters(); });
+}
+
+Server::~Server() = default;
+
+void Server::Bind() {
+  impl_->Open(impl_->agent_acceptor,
+              Endpoint(impl_->options.agent_address, impl_->options.agent_port), "agent");
+  impl_->Open(impl_->admin_acceptor,
+              Endpoint(impl_->options.admin_address, impl_->options.admin_port), "admin");
+}
+
+std::uint16_t Server::agent_port() const { return impl_->agent_acceptor.local_endpoint().port(); }
+std::uint16_t Server::admin_port() const { return impl_->admin_acceptor.local_endpoint().port(); }
+
+void Server::Run() {
+  Impl& impl = *impl_;
+  asio::signal_set signals(impl.ioc, SIGINT, SIGTERM);
+  signals.async_wait([&impl](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    Log("info", "stopping", {{"signal", signal}});
+    impl.stopping = true;
+    impl.agent_acceptor.close();
+    impl.admin_acceptor.close();
+    impl.WakePolicyWaiters();
+    impl.ioc.stop();
+  });
+  asio::co_spawn(impl.ioc, impl.Accept(impl.agent_acceptor, true), asio::detached);
+  asio::co_spawn(impl.ioc, impl.Accept(impl.admin_acceptor, false), asio::detached);
+  impl.ioc.run();
+}
+
+}  // namespace mamori::collector

@@ -1,0 +1,501 @@
+#include "mamori/collector/sqlite_store.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <mutex>
+
+#include "collector/sqlite_db.h"
+
+namespace mamori::collector {
+namespace {
+
+using sqlite::Db;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+// Each entry is one schema version; a database records the versions it has applied, and each is
+// applied in its own transaction together with that record.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE enrollment_tokens (
+  id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, grp TEXT NOT NULL,
+  uses_left INTEGER NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('it-read', 'admin')), label TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE terminals (
+  id TEXT PRIMARY KEY, grp TEXT NOT NULL, machine_id TEXT NOT NULL,
+  cert_fingerprint TEXT NOT NULL, key_fingerprint TEXT NOT NULL, hostname TEXT NOT NULL,
+  serial TEXT NOT NULL, os TEXT NOT NULL, enrolled_at INTEGER NOT NULL, last_seen INTEGER,
+  revoked INTEGER NOT NULL DEFAULT 0, cloned INTEGER NOT NULL DEFAULT 0,
+  cloned_from TEXT NOT NULL DEFAULT '', last_sequence INTEGER NOT NULL DEFAULT 0,
+  policy_version TEXT);
+CREATE INDEX terminals_machine_id ON terminals (machine_id);
+CREATE TABLE reports (
+  terminal_id TEXT NOT NULL REFERENCES terminals (id), sequence INTEGER NOT NULL,
+  received_at INTEGER NOT NULL, policy_version TEXT,
+  PRIMARY KEY (terminal_id, sequence)) WITHOUT ROWID;
+CREATE TABLE check_state (
+  terminal_id TEXT NOT NULL REFERENCES terminals (id), check_id TEXT NOT NULL,
+  result TEXT NOT NULL, observed TEXT NOT NULL, changed_at INTEGER NOT NULL,
+  first_failed_at INTEGER, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (terminal_id, check_id)) WITHOUT ROWID;
+CREATE TABLE check_history (
+  id INTEGER PRIMARY KEY, terminal_id TEXT NOT NULL REFERENCES terminals (id),
+  check_id TEXT NOT NULL, result TEXT NOT NULL, observed TEXT NOT NULL, at INTEGER NOT NULL,
+  sequence INTEGER NOT NULL);
+CREATE INDEX check_history_terminal ON check_history (terminal_id, id);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, terminal_id TEXT NOT NULL REFERENCES terminals (id),
+  sequence INTEGER NOT NULL, time INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,
+  received_at INTEGER NOT NULL);
+CREATE INDEX events_time ON events (time, id);
+CREATE TABLE policies (
+  version TEXT PRIMARY KEY, hash TEXT NOT NULL, bundle BLOB NOT NULL, stored_at INTEGER NOT NULL);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// Policy versions span the full unsigned 64-bit range; fixed-width decimal text keeps SQLite's
+// ordering right where a signed INTEGER column would not.
+std::string VersionKey(std::uint64_t version) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%020" PRIu64, version);
+  return buffer;
+}
+
+std::uint64_t ParseVersionKey(const std::string& text) { return std::stoull(text); }
+
+std::int64_t AsInt(std::uint64_t value) {
+  if (value > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw StoreError("sequence " + std::to_string(value) + " is out of range");
+  }
+  return static_cast<std::int64_t>(value);
+}
+
+constexpr const char* kTerminalColumns =
+    "id, grp, machine_id, cert_fingerprint, key_fingerprint, hostname, serial, os, enrolled_at, "
+    "last_seen, revoked, cloned, cloned_from, last_sequence, policy_version";
+
+Terminal ReadTerminal(const Stmt& s) {
+  Terminal t;
+  t.id = s.Text(0);
+  t.group = s.Text(1);
+  t.machine_id = s.Text(2);
+  t.cert_fingerprint = s.Text(3);
+  t.key_fingerprint = s.Text(4);
+  t.hostname = s.Text(5);
+  t.serial = s.Text(6);
+  t.os = s.Text(7);
+  t.enrolled_at = s.Int(8);
+  t.last_seen = s.OptInt(9);
+  t.revoked = s.Int(10) != 0;
+  t.cloned = s.Int(11) != 0;
+  t.cloned_from = s.Text(12);
+  t.last_sequence = static_cast<std::uint64_t>(s.Int(13));
+  if (!s.IsNull(14)) t.policy_version = ParseVersionKey(s.Text(14));
+  return t;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path) : db_(path) {
+    db_.Exec("PRAGMA busy_timeout = 5000");
+    db_.Exec("PRAGMA journal_mode = WAL");
+    // FULL: a commit survives power loss, not only a crash of the process.
+    db_.Exec("PRAGMA synchronous = FULL");
+    db_.Exec("PRAGMA foreign_keys = ON");
+    Migrate();
+  }
+
+  void CreateEnrollmentToken(const EnrollmentToken& token,
+                             const std::string& secret_hash) override {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "INSERT INTO enrollment_tokens (id, secret_hash, grp, uses_left, expires_at, created_at) "
+         "VALUES (?, ?, ?, ?, ?, ?)")
+        .Bind(1, token.id)
+        .BindBlob(2, secret_hash)
+        .Bind(3, token.group)
+        .Bind(4, std::int64_t{token.uses_left})
+        .Bind(5, token.expires_at)
+        .Bind(6, token.created_at)
+        .Run();
+  }
+
+  std::optional<std::pair<EnrollmentToken, TokenSecret>> FindEnrollmentToken(
+      const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    return FindEnrollmentTokenLocked(id);
+  }
+
+  EnrollOutcome Enroll(const std::string& token_id, const NewTerminal& nt, UnixTime now) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx(db_);
+    auto found = FindEnrollmentTokenLocked(token_id);
+    if (!found) return {EnrollStatus::kUnknownToken, std::nullopt};
+    const EnrollmentToken& token = found->first;
+    if (token.expires_at <= now) return {EnrollStatus::kTokenExpired, std::nullopt};
+    if (token.uses_left <= 0) return {EnrollStatus::kTokenExhausted, std::nullopt};
+    Stmt(db_, "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?")
+        .Bind(1, token_id)
+        .Run();
+
+    std::string cloned_from;
+    {
+      Stmt s(db_,
+             "SELECT id FROM terminals WHERE machine_id = ?1 AND revoked = 0 AND "
+             "key_fingerprint <> ?2 AND NOT EXISTS (SELECT 1 FROM terminals WHERE "
+             "machine_id = ?1 AND key_fingerprint = ?2) ORDER BY enrolled_at, id LIMIT 1");
+      s.Bind(1, nt.machine_id).Bind(2, nt.key_fingerprint);
+      if (s.Step()) cloned_from = s.Text(0);
+    }
+    Stmt(db_,
+         "INSERT INTO terminals (id, grp, machine_id, cert_fingerprint, key_fingerprint, hostname, "
+         "serial, os, enrolled_at, cloned, cloned_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .Bind(1, nt.id)
+        .Bind(2, token.group)
+        .Bind(3, nt.machine_id)
+        .Bind(4, nt.cert_fingerprint)
+        .Bind(5, nt.key_fingerprint)
+        .Bind(6, nt.hostname)
+        .Bind(7, nt.serial)
+        .Bind(8, nt.os)
+        .Bind(9, now)
+        .Bind(10, std::int64_t{cloned_from.empty() ? 0 : 1})
+        .Bind(11, cloned_from)
+        .Run();
+    auto terminal = FindTerminalLocked(nt.id);
+    tx.Commit();
+    return {EnrollStatus::kOk, std::move(terminal)};
+  }
+
+  void CreateApiToken(const ApiToken& token, const std::string& secret_hash) override {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "INSERT INTO api_tokens (id, secret_hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)")
+        .Bind(1, token.id)
+        .BindBlob(2, secret_hash)
+        .Bind(3, ToString(token.role))
+        .Bind(4, token.label)
+        .Bind(5, token.created_at)
+        .Run();
+  }
+
+  std::optional<std::pair<ApiToken, TokenSecret>> FindApiToken(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT id, secret_hash, role, label, created_at FROM api_tokens WHERE id = ?");
+    s.Bind(1, id);
+    if (!s.Step()) return std::nullopt;
+    ApiToken token;
+    token.id = s.Text(0);
+    auto role = ParseRole(s.Text(2));
+    if (!role) throw StoreError("api token " + id + " has an unknown role");
+    token.role = *role;
+    token.label = s.Text(3);
+    token.created_at = s.Int(4);
+    return std::pair{token, TokenSecret{s.Text(1)}};
+  }
+
+  std::optional<Terminal> FindTerminal(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    return FindTerminalLocked(id);
+  }
+
+  bool RevokeTerminal(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "UPDATE terminals SET revoked = 1 WHERE id = ?").Bind(1, id).Run();
+    return sqlite3_changes(db_.handle()) > 0;
+  }
+
+  std::vector<FleetEntry> Fleet() override {
+    std::lock_guard lock(mutex_);
+    const std::string sql =
+        "SELECT t.id, t.grp, t.machine_id, t.cert_fingerprint, t.key_fingerprint, t.hostname, "
+        "t.serial, t.os, t.enrolled_at, t.last_seen, t.revoked, t.cloned, t.cloned_from, "
+        "t.last_sequence, t.policy_version, COALESCE(SUM(c.result = 'pass'), 0), "
+        "COALESCE(SUM(c.result = 'fail'), 0), COALESCE(SUM(c.result = 'error'), 0) "
+        "FROM terminals t LEFT JOIN check_state c ON c.terminal_id = t.id GROUP BY t.id "
+        "ORDER BY t.id";
+    Stmt s(db_, sql.c_str());
+    std::vector<FleetEntry> out;
+    while (s.Step()) {
+      FleetEntry e;
+      e.terminal = ReadTerminal(s);
+      e.pass = static_cast<int>(s.Int(15));
+      e.fail = static_cast<int>(s.Int(16));
+      e.error = static_cast<int>(s.Int(17));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
+                             UnixTime now) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx(db_);
+    auto terminal = FindTerminalLocked(terminal_id);
+    if (!terminal) throw StoreError("no terminal " + terminal_id);
+    const std::int64_t sequence = AsInt(report.sequence);
+    std::optional<std::string> policy_version;
+    if (report.policy_version) policy_version = VersionKey(*report.policy_version);
+
+    Stmt insert(db_,
+                "INSERT OR IGNORE INTO reports (terminal_id, sequence, received_at, "
+                "policy_version) VALUES (?, ?, ?, ?)");
+    insert.Bind(1, terminal_id).Bind(2, sequence).Bind(3, now);
+    if (policy_version) {
+      insert.Bind(4, *policy_version);
+    } else {
+      insert.BindNull(4);
+    }
+    insert.Run();
+    if (sqlite3_changes(db_.handle()) == 0) return terminal->last_sequence;  // already stored
+
+    for (const Event& e : report.events) {
+      Stmt(db_,
+           "INSERT INTO events (terminal_id, sequence, time, type, data, received_at) "
+           "VALUES (?, ?, ?, ?, ?, ?)")
+          .Bind(1, terminal_id)
+          .Bind(2, sequence)
+          .Bind(3, e.time)
+          .Bind(4, e.type)
+          .Bind(5, e.data)
+          .Bind(6, now)
+          .Run();
+    }
+    // A report that arrives after a later one still adds its events, but must not overwrite the
+    // newer status.
+    const bool newest = report.sequence > terminal->last_sequence;
+    if (newest) {
+      for (const CheckResult& c : report.checks) UpdateCheck(terminal_id, c, sequence, now);
+      Stmt update(db_,
+                  "UPDATE terminals SET last_sequence = ?, last_seen = ?, "
+                  "policy_version = COALESCE(?, policy_version) WHERE id = ?");
+      update.Bind(1, sequence).Bind(2, now);
+      if (policy_version) {
+        update.Bind(3, *policy_version);
+      } else {
+        update.BindNull(3);
+      }
+      update.Bind(4, terminal_id).Run();
+    } else {
+      Stmt(db_, "UPDATE terminals SET last_seen = ? WHERE id = ?")
+          .Bind(1, now)
+          .Bind(2, terminal_id)
+          .Run();
+    }
+    tx.Commit();
+    return newest ? report.sequence : terminal->last_sequence;
+  }
+
+  bool HasReport(const std::string& terminal_id, std::uint64_t sequence) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT 1 FROM reports WHERE terminal_id = ? AND sequence = ?");
+    s.Bind(1, terminal_id).Bind(2, AsInt(sequence));
+    return s.Step();
+  }
+
+  std::vector<CheckState> Checks(const std::string& terminal_id) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT check_id, result, observed, changed_at, first_failed_at, updated_at FROM "
+           "check_state WHERE terminal_id = ? ORDER BY check_id");
+    s.Bind(1, terminal_id);
+    std::vector<CheckState> out;
+    while (s.Step()) {
+      out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.OptInt(4), s.Int(5)});
+    }
+    return out;
+  }
+
+  std::vector<CheckHistoryEntry> CheckHistory(const std::string& terminal_id,
+                                              std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT check_id, result, observed, at, sequence FROM check_history WHERE "
+           "terminal_id = ? ORDER BY id DESC LIMIT ?");
+    s.Bind(1, terminal_id).Bind(2, static_cast<std::int64_t>(limit));
+    std::vector<CheckHistoryEntry> out;
+    while (s.Step()) {
+      out.push_back(
+          {s.Text(0), s.Text(1), s.Text(2), s.Int(3), static_cast<std::uint64_t>(s.Int(4))});
+    }
+    return {out.rbegin(), out.rend()};
+  }
+
+  std::vector<Event> Events(UnixTime since, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, terminal_id, sequence, time, type, data FROM events WHERE time >= ? "
+           "ORDER BY time, id LIMIT ?");
+    s.Bind(1, since).Bind(2, static_cast<std::int64_t>(limit));
+    std::vector<Event> out;
+    while (s.Step()) {
+      out.push_back({s.Int(0), s.Text(1), static_cast<std::uint64_t>(s.Int(2)), s.Int(3), s.Text(4),
+                     s.Text(5)});
+    }
+    return out;
+  }
+
+  PolicyStoreStatus StorePolicy(const PolicyRecord& record) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx(db_);
+    {
+      Stmt s(db_, "SELECT 1 FROM policies WHERE version >= ? LIMIT 1");
+      s.Bind(1, VersionKey(record.version));
+      if (s.Step()) return PolicyStoreStatus::kNotNewer;
+    }
+    Stmt(db_, "INSERT INTO policies (version, hash, bundle, stored_at) VALUES (?, ?, ?, ?)")
+        .Bind(1, VersionKey(record.version))
+        .Bind(2, record.hash)
+        .BindBlob(3, record.bundle)
+        .Bind(4, record.stored_at)
+        .Run();
+    tx.Commit();
+    return PolicyStoreStatus::kStored;
+  }
+
+  std::optional<PolicyRecord> LatestPolicy() override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT version, hash, bundle, stored_at FROM policies ORDER BY version DESC LIMIT 1");
+    if (!s.Step()) return std::nullopt;
+    return PolicyRecord{ParseVersionKey(s.Text(0)), s.Text(1), s.Text(2), s.Int(3)};
+  }
+
+  std::string PutSettingIfAbsent(const std::string& name, const std::string& value) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx(db_);
+    Stmt(db_, "INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)")
+        .Bind(1, name)
+        .BindBlob(2, value)
+        .Run();
+    auto stored = SettingLocked(name);
+    tx.Commit();
+    return stored.value_or(value);
+  }
+
+  std::optional<std::string> Setting(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    return SettingLocked(name);
+  }
+
+ private:
+  void Migrate() {
+    db_.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "applied_at INTEGER NOT NULL DEFAULT (unixepoch()))");
+    Transaction tx(db_);
+    std::int64_t current = 0;
+    {
+      Stmt s(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      s.Step();
+      current = s.Int(0);
+    }
+    if (current > kSchemaVersion) {
+      throw StoreError("database schema version " + std::to_string(current) +
+                       " is newer than this collector's " + std::to_string(kSchemaVersion));
+    }
+    for (int v = static_cast<int>(current) + 1; v <= kSchemaVersion; ++v) {
+      db_.Exec(kMigrations[v - 1]);
+      Stmt(db_, "INSERT INTO schema_migrations (version) VALUES (?)")
+          .Bind(1, std::int64_t{v})
+          .Run();
+    }
+    tx.Commit();
+  }
+
+  std::optional<std::pair<EnrollmentToken, TokenSecret>> FindEnrollmentTokenLocked(
+      const std::string& id) {
+    Stmt s(db_,
+           "SELECT id, secret_hash, grp, uses_left, expires_at, created_at FROM "
+           "enrollment_tokens WHERE id = ?");
+    s.Bind(1, id);
+    if (!s.Step()) return std::nullopt;
+    EnrollmentToken token{s.Text(0), s.Text(2), static_cast<int>(s.Int(3)), s.Int(4), s.Int(5)};
+    return std::pair{token, TokenSecret{s.Text(1)}};
+  }
+
+  std::optional<Terminal> FindTerminalLocked(const std::string& id) {
+    const std::string sql =
+        std::string("SELECT ") + kTerminalColumns + " FROM terminals WHERE id = ?";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, id);
+    if (!s.Step()) return std::nullopt;
+    return ReadTerminal(s);
+  }
+
+  std::optional<std::string> SettingLocked(const std::string& name) {
+    Stmt s(db_, "SELECT value FROM settings WHERE name = ?");
+    s.Bind(1, name);
+    if (!s.Step()) return std::nullopt;
+    return s.Text(0);
+  }
+
+  void UpdateCheck(const std::string& terminal_id, const CheckResult& c, std::int64_t sequence,
+                   UnixTime now) {
+    const bool failing = c.result == "fail";
+    std::optional<CheckState> old;
+    {
+      Stmt s(db_,
+             "SELECT result, observed, changed_at, first_failed_at FROM check_state WHERE "
+             "terminal_id = ? AND check_id = ?");
+      s.Bind(1, terminal_id).Bind(2, c.check_id);
+      if (s.Step()) old = CheckState{c.check_id, s.Text(0), s.Text(1), s.Int(2), s.OptInt(3), 0};
+    }
+    const bool changed = !old || old->result != c.result || old->observed != c.observed;
+    std::optional<UnixTime> first_failed;
+    if (failing) first_failed = (old && old->first_failed_at) ? *old->first_failed_at : now;
+    Stmt(db_,
+         "INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, "
+         "first_failed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, "
+         "check_id) DO UPDATE SET result = excluded.result, observed = excluded.observed, "
+         "changed_at = excluded.changed_at, first_failed_at = excluded.first_failed_at, "
+         "updated_at = excluded.updated_at")
+        .Bind(1, terminal_id)
+        .Bind(2, c.check_id)
+        .Bind(3, c.result)
+        .Bind(4, c.observed)
+        .Bind(5, changed ? now : old->changed_at)
+        .Bind(6, first_failed)
+        .Bind(7, now)
+        .Run();
+    if (changed) {
+      Stmt(db_,
+           "INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence) "
+           "VALUES (?, ?, ?, ?, ?, ?)")
+          .Bind(1, terminal_id)
+          .Bind(2, c.check_id)
+          .Bind(3, c.result)
+          .Bind(4, c.observed)
+          .Bind(5, now)
+          .Bind(6, sequence)
+          .Run();
+    }
+  }
+
+  std::mutex mutex_;
+  Db db_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> OpenSqliteStore(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
+
+std::string_view ToString(Role role) { return role == Role::kAdmin ? "admin" : "it-read"; }
+
+std::optional<Role> ParseRole(std::string_view text) {
+  if (text == "admin") return Role::kAdmin;
+  if (text == "it-read") return Role::kItRead;
+  return std::nullopt;
+}
+
+}  // namespace mamori::collector

@@ -1,0 +1,460 @@
+// The real collector over real TLS on loopback: certificates made at test time, CSRs made with
+// OpenSSL as a terminal would, the admin side driven through mamorictl's commands.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <sstream>
+
+#include "collector_process.h"
+#include "mamori/collector/client.h"
+#include "mamori/collector/sqlite_store.h"
+#include "mamori/policy/bundle.h"
+#include "mamori/policy/document.h"
+#include "mamori/policy/signing.h"
+#include "mamorictl/admin_commands.h"
+#include "test_pki.h"
+
+namespace mamori::collector {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using mamori::testing::CollectorProcess;
+using mamori::testing::KeyKind;
+using mamori::testing::MakeCsr;
+
+constexpr std::size_t kAgentBodyLimit = 64 * 1024;
+
+struct Agent {
+  std::string id;
+  ClientOptions client;
+};
+
+json::object ParseBody(const ClientResponse& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  EXPECT_FALSE(ec) << "not JSON: " << r.body;
+  return (!ec && v.is_object()) ? v.as_object() : json::object{};
+}
+
+std::string BundleFor(std::uint64_t version) {
+  const std::string text = R"({"schema":1,"version":)" + std::to_string(version) +
+                           R"(,"issued_at":"2026-01-01T00:00:00Z",)"
+                           R"("expires_at":"2036-01-01T00:00:00Z","targets":["*"]})";
+  const policy::ParseResult parsed = policy::ParsePolicy(text);
+  EXPECT_TRUE(parsed.ok());
+  static const policy::SigningKey key = policy::SigningKey::Generate();
+  const policy::SigningKey* keys[] = {&key};
+  return policy::SerializeBundle(policy::SignPolicy(policy::Canonicalize(*parsed.policy), keys));
+}
+
+class CollectorE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/mamori-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    const std::string config = R"({"database":")" + (dir_ / "collector.db").string() +
+                               R"(","agent_port":0,"admin_port":0,"agent_max_body_bytes":)" +
+                               std::to_string(kAgentBodyLimit) +
+                               R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10})";
+    collector_ = std::make_unique<CollectorProcess>(dir_, config);
+    admin_token_ = collector_->CreateApiToken("admin");
+    ca_pem_ = collector_->CaPem();
+    ca_file_ = (dir_ / "ca.pem").string();
+    std::ofstream(ca_file_) << ca_pem_;
+    collector_->Start();
+  }
+
+  void TearDown() override {
+    collector_->Stop();
+    if (HasFailure()) std::cerr << "collector log:\n" << collector_->Log();
+    fs::remove_all(dir_);
+  }
+
+  ClientOptions Admin(const std::string& token) const {
+    ClientOptions o;
+    o.url = collector_->admin_url();
+    o.ca_pem = ca_pem_;
+    o.bearer_token = token;
+    return o;
+  }
+
+  ClientOptions AgentBase() const {
+    ClientOptions o;
+    o.url = collector_->agent_url();
+    o.ca_pem = ca_pem_;
+    return o;
+  }
+
+  // Runs a mamorictl admin command in-process with MAMORI_* set for this collector.
+  int Ctl(std::vector<std::string> args, std::string* out = nullptr, std::string* err = nullptr,
+          const std::string& token = "") {
+    std::map<std::string, std::string> env = {
+        {"MAMORI_COLLECTOR_URL", collector_->admin_url()},
+        {"MAMORI_CA", ca_file_},
+        {"MAMORI_TOKEN", token.empty() ? admin_token_ : token}};
+    auto getenv = [&env](const char* name) -> const char* {
+      auto it = env.find(name);
+      return it == env.end() ? nullptr : it->second.c_str();
+    };
+    std::ostringstream o, e;
+    int rc;
+    if (args.size() >= 2 && args[0] == "policy" && args[1] == "push") {
+      rc = ctl::admin::RunPolicyPush({args.begin() + 2, args.end()}, o, e, getenv);
+    } else {
+      rc = ctl::admin::RunAdminCommand(args, o, e, getenv);
+    }
+    if (out) *out = o.str();
+    if (err) *err = e.str();
+    return rc;
+  }
+
+  std::string EnrollmentToken(const std::string& group, int uses) {
+    const auto r = HttpsRequest(
+        Admin(admin_token_), "POST", "/v1/admin/tokens",
+        R"({"kind":"enrollment","group":")" + group + R"(","uses":)" + std::to_string(uses) + "}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(ParseBody(r)["token"].as_string());
+  }
+
+  ClientResponse EnrollRaw(const std::string& token, const std::string& csr,
+                           const std::string& machine_id) {
+    json::object body{{"token", token},
+                      {"csr", csr},
+                      {"facts",
+                       {{"machine_id", machine_id},
+                        {"hostname", "shimin-pc-01"},
+                        {"serial", "PF3ABC12"},
+                        {"os", "Debian GNU/Linux 12"}}}};
+    return HttpsRequest(AgentBase(), "POST", "/v1/enroll", json::serialize(body));
+  }
+
+  Agent Enroll(const std::string& token, const std::string& machine_id,
+               json::object* response = nullptr) {
+    const auto key = MakeCsr(KeyKind::kP256, "i-would-like-to-be-someone-else");
+    const auto r = EnrollRaw(token, key.csr_pem, machine_id);
+    EXPECT_EQ(r.status, 201) << r.body;
+    json::object body = ParseBody(r);
+    if (response) *response = body;
+    Agent agent;
+    agent.id = std::string(body["terminal_id"].as_string());
+    agent.client = AgentBase();
+    agent.client.cert_pem = std::string(body["certificate"].as_string());
+    agent.client.key_pem = key.key_pem;
+    return agent;
+  }
+
+  static std::string ReportBody(std::uint64_t sequence, const std::string& usb = "pass") {
+    return R"({"sequence":)" + std::to_string(sequence) +
+           R"(,"policy_version":7,"checks":[{"id":"usb.authorized_default","result":")" + usb +
+           R"(","observed":"authorized_default=)" + (usb == "pass" ? "0" : "1") +
+           R"( on 2 root hubs"},{"id":"ntp.sync","result":"pass","observed":"synchronized"}],)"
+           R"("events":[{"time":"2026-11-23T01:02:03Z","type":"usb.blocked",)"
+           R"("data":{"vid":"0781","pid":"5567","seq":)" +
+           std::to_string(sequence) + "}}]}";
+  }
+
+  fs::path dir_;
+  std::unique_ptr<CollectorProcess> collector_;
+  std::string admin_token_;
+  std::string ca_pem_;
+  std::string ca_file_;
+};
+
+TEST_F(CollectorE2e, EnrollReportAndReadItBackThroughMamorictl) {
+  std::string out;
+  ASSERT_EQ(Ctl({"token", "create", "--group", "shimin-ka", "--uses", "2", "--expires", "7d",
+                 "--format", "json"},
+                &out),
+            0);
+  const std::string token = std::string(json::parse(out).as_object()["token"].as_string());
+
+  json::object enrolled;
+  Agent agent = Enroll(token, "machine-aaaa", &enrolled);
+  EXPECT_EQ(enrolled["group"], "shimin-ka");
+  EXPECT_EQ(enrolled["cloned"], false);
+  EXPECT_EQ(enrolled["ca"].as_string(), ca_pem_);
+  // The CA chose the subject; the CSR's requested name was ignored.
+  EXPECT_EQ(mamori::testing::SubjectField(agent.client.cert_pem, "CN"), agent.id);
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(agent.client.cert_pem, ca_pem_, "sslclient"));
+
+  auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1, "pass"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ParseBody(r)["ack"], 1);
+  r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(2, "fail"));
+  EXPECT_EQ(ParseBody(r)["ack"], 2);
+
+  ASSERT_EQ(Ctl({"terminal", "show", agent.id}, &out), 0);
+  EXPECT_NE(out.find("hostname: shimin-pc-01"), std::string::npos) << out;
+  EXPECT_NE(out.find("policy_version: 7"), std::string::npos) << out;
+  EXPECT_NE(out.find("usb.authorized_default"), std::string::npos) << out;
+  ASSERT_EQ(Ctl({"terminal", "show", agent.id, "--format", "json"}, &out), 0);
+  json::object shown = json::parse(out).as_object();
+  const auto& checks = shown["checks"].as_array();
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_EQ(checks[1].as_object().at("id"), "usb.authorized_default");
+  EXPECT_EQ(checks[1].as_object().at("result"), "fail");
+  EXPECT_TRUE(checks[1].as_object().at("first_failed_at").is_string());
+  EXPECT_EQ(shown["history"].as_array().size(), 3u);  // usb pass, ntp pass, usb fail
+
+  ASSERT_EQ(Ctl({"fleet", "--format", "csv"}, &out), 0);
+  EXPECT_EQ(out.rfind("\xEF\xBB\xBF"
+                      "TERMINAL,GROUP,HOSTNAME",
+                      0),
+            0u)
+      << out;
+  EXPECT_NE(out.find(agent.id + ",shimin-ka,shimin-pc-01,"), std::string::npos) << out;
+  EXPECT_NE(out.find(",7,1,1,0,no,-\r\n"), std::string::npos) << out;
+
+  ASSERT_EQ(Ctl({"events", "--since", "2026-11-23T00:00:00Z", "--format", "json"}, &out), 0);
+  EXPECT_EQ(json::parse(out).as_object()["events"].as_array().size(), 2u);
+  ASSERT_EQ(Ctl({"events", "--since", "2026-11-24T00:00:00Z", "--format", "json"}, &out), 0);
+  EXPECT_EQ(json::parse(out).as_object()["events"].as_array().size(), 0u);
+  ASSERT_EQ(Ctl({"events"}, &out), 0);
+  EXPECT_NE(out.find("usb.blocked"), std::string::npos);
+}
+
+TEST_F(CollectorE2e, ResentSequenceIsNotStoredTwice) {
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  for (int i = 0; i < 3; ++i) {
+    const auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(ParseBody(r)["ack"], 1);
+    EXPECT_EQ(ParseBody(r)["duplicate"], i > 0);
+  }
+  const auto events = HttpsRequest(Admin(admin_token_), "GET", "/v1/events", "");
+  EXPECT_EQ(ParseBody(events)["events"].as_array().size(), 1u);
+}
+
+TEST_F(CollectorE2e, PolicyPushWakesALongPoll) {
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  ClientOptions poll_client = agent.client;
+  poll_client.timeout_seconds = 30;
+  const auto started = std::chrono::steady_clock::now();
+  auto poll = std::async(std::launch::async, [&] {
+    return HttpsRequest(poll_client, "GET", "/v1/policy?after=0&wait=15", "");
+  });
+  // Give the poll time to be waiting before the push.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string bundle = BundleFor(7);
+  const std::string path = (dir_ / "policy-7.bundle").string();
+  std::ofstream(path) << bundle;
+  std::string out, err;
+  ASSERT_EQ(Ctl({"policy", "push", path}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("stored policy version 7"), std::string::npos) << out;
+
+  const ClientResponse got = poll.get();
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, bundle);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+
+  // The same or a lower version is refused; the stored one stays.
+  EXPECT_EQ(Ctl({"policy", "push", path}, &out, &err), ctl::admin::kExitRefused);
+  EXPECT_NE(err.find("409"), std::string::npos) << err;
+  // Up to date: the poll waits its time out and answers 204.
+  const auto idle = HttpsRequest(agent.client, "GET", "/v1/policy?after=7&wait=1", "");
+  EXPECT_EQ(idle.status, 204);
+  const auto behind = HttpsRequest(agent.client, "GET", "/v1/policy?after=3&wait=1", "");
+  EXPECT_EQ(behind.body, bundle);
+}
+
+TEST_F(CollectorE2e, MalformedBundlesAreRefused) {
+  const std::string good = BundleFor(9);
+  json::object unsigned_bundle = json::parse(good).as_object();
+  unsigned_bundle["signatures"] = json::array();
+  json::object not_canonical = json::parse(good).as_object();
+  not_canonical["policy"] = R"({"schema":1, "version":9,"issued_at":"2026-01-01T00:00:00Z",)"
+                            R"("expires_at":"2036-01-01T00:00:00Z","targets":["*"]})";
+  for (const std::string& body : {json::serialize(unsigned_bundle), json::serialize(not_canonical),
+                                  std::string("{}"), std::string("not json")}) {
+    const auto r = HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/policy", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_TRUE(ParseBody(r).contains("error"));
+  }
+  EXPECT_EQ(HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/policy", good).status, 201);
+}
+
+TEST_F(CollectorE2e, RevokedTerminalIsRefusedAtOnce) {
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  ASSERT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+  std::string out, err;
+  ASSERT_EQ(Ctl({"terminal", "revoke", agent.id}, &out, &err), 0) << err;
+  const auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(2));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("revoked"), std::string::npos);
+  EXPECT_EQ(HttpsRequest(agent.client, "GET", "/v1/policy?wait=0", "").status, 403);
+  EXPECT_EQ(Ctl({"terminal", "revoke", "t-nosuchterminal"}, &out, &err), ctl::admin::kExitRefused);
+  EXPECT_NE(err.find("404"), std::string::npos);
+  ASSERT_EQ(Ctl({"fleet"}, &out), 0);
+  EXPECT_NE(out.find("revoked"), std::string::npos) << out;
+}
+
+TEST_F(CollectorE2e, ItReadTokenCannotCallAdminEndpoints) {
+  const auto created = HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/tokens",
+                                    R"({"kind":"api","role":"it-read","label":"helpdesk"})");
+  ASSERT_EQ(created.status, 201);
+  const std::string it_read = std::string(ParseBody(created)["token"].as_string());
+  const ClientOptions reader = Admin(it_read);
+
+  EXPECT_EQ(HttpsRequest(reader, "GET", "/v1/fleet", "").status, 200);
+  EXPECT_EQ(HttpsRequest(reader, "GET", "/v1/events", "").status, 200);
+  EXPECT_EQ(HttpsRequest(reader, "GET", "/metrics", "").status, 200);
+  EXPECT_EQ(
+      HttpsRequest(reader, "POST", "/v1/admin/tokens", R"({"kind":"api","role":"admin"})").status,
+      403);
+  EXPECT_EQ(HttpsRequest(reader, "POST", "/v1/admin/policy", BundleFor(3)).status, 403);
+  EXPECT_EQ(HttpsRequest(reader, "POST", "/v1/admin/terminals/t-x/revoke", "").status, 403);
+  std::string out, err;
+  EXPECT_EQ(Ctl({"token", "create", "--group", "g"}, &out, &err, it_read),
+            ctl::admin::kExitRefused);
+  EXPECT_NE(err.find("admin role"), std::string::npos) << err;
+  EXPECT_EQ(Ctl({"fleet"}, &out, &err, it_read), 0) << err;
+
+  EXPECT_EQ(HttpsRequest(Admin(""), "GET", "/v1/fleet", "").status, 401);
+  std::string forged = it_read;
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  EXPECT_EQ(HttpsRequest(Admin(forged), "GET", "/v1/fleet", "").status, 401);
+  // An enrollment token is not an API token.
+  EXPECT_EQ(HttpsRequest(Admin(EnrollmentToken("g", 1)), "GET", "/v1/fleet", "").status, 401);
+}
+
+TEST_F(CollectorE2e, TerminalACannotPostAsB) {
+  const std::string token = EnrollmentToken("g", 2);
+  Agent a = Enroll(token, "machine-a");
+  Agent b = Enroll(token, "machine-b");
+  // A body that names another terminal is refused: identity comes only from the certificate.
+  const std::string claim = R"({"terminal_id":")" + b.id + R"(","sequence":1})";
+  const auto refused = HttpsRequest(a.client, "POST", "/v1/reports", claim);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("/terminal_id: unknown field"), std::string::npos) << refused.body;
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", ReportBody(1, "fail")).status, 200);
+  const auto shown_b = HttpsRequest(Admin(admin_token_), "GET", "/v1/terminals/" + b.id, "");
+  EXPECT_EQ(ParseBody(shown_b)["last_sequence"], 0);
+  EXPECT_EQ(ParseBody(shown_b)["checks"].as_array().size(), 0u);
+
+  // No certificate: no report.
+  EXPECT_EQ(HttpsRequest(AgentBase(), "POST", "/v1/reports", ReportBody(1)).status, 401);
+  // A certificate naming B that the collector's CA did not sign fails the handshake.
+  ClientOptions impostor = a.client;
+  impostor.cert_pem = mamori::testing::SelfSignedCert(a.client.key_pem, b.id, "mamori-terminal");
+  EXPECT_THROW(HttpsRequest(impostor, "POST", "/v1/reports", ReportBody(2)), ClientError);
+  const auto still_b = HttpsRequest(Admin(admin_token_), "GET", "/v1/terminals/" + b.id, "");
+  EXPECT_EQ(ParseBody(still_b)["last_sequence"], 0);
+}
+
+TEST_F(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  auto r = HttpsRequest(agent.client, "POST", "/v1/reports", "{\"sequence\":");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(ParseBody(r)["error"].as_string().find("not valid JSON"), std::string::npos);
+  r = HttpsRequest(agent.client, "POST", "/v1/reports", R"({"sequence":"one"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("/sequence"), std::string::npos);
+  r = HttpsRequest(agent.client, "POST", "/v1/reports",
+                   R"({"sequence":1,"checks":[{"id":"x","result":"maybe"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("/checks/0/result"), std::string::npos);
+
+  const std::string huge(kAgentBodyLimit + 1, ' ');
+  r = HttpsRequest(agent.client, "POST", "/v1/reports", huge);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(ParseBody(r).contains("error"));
+
+  ClientOptions big_header = Admin(std::string(16 * 1024, 'x'));
+  r = HttpsRequest(big_header, "GET", "/v1/fleet", "");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(ParseBody(r)["error"].as_string().find("header"), std::string::npos);
+
+  // Not HTTP at all, over a real TLS connection: a 400 with a JSON error, then the connection ends.
+  const std::string raw_request =
+      "printf 'NOT AN HTTP REQUEST\\r\\n\\r\\n' | openssl s_client -quiet -tls1_3 -CAfile " +
+      ca_file_ + " -connect " + collector_->admin_url().substr(8) + " 2>/dev/null";
+  const auto garbage = mamori::testing::RunProgram({"/bin/sh", "-c", raw_request});
+  EXPECT_EQ(garbage.out.rfind("HTTP/1.1 400", 0), 0u) << garbage.out;
+  EXPECT_NE(garbage.out.find("{\"error\":\"malformed HTTP request"), std::string::npos)
+      << garbage.out;
+
+  r = EnrollRaw(EnrollmentToken("g", 1), "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n", "m");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("csr"), std::string::npos);
+  r = EnrollRaw("mme_0000000000000000." + std::string(64, '0'), MakeCsr(KeyKind::kP256).csr_pem,
+                "m");
+  EXPECT_EQ(r.status, 401);
+  // The collector still serves after all of that.
+  EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+}
+
+TEST_F(CollectorE2e, CloneIsRecordedAndFlaggedNotMerged) {
+  const std::string token = EnrollmentToken("g", 3);
+  Agent original = Enroll(token, "5f2b9c0d1e");
+  json::object response;
+  Agent clone = Enroll(token, "5f2b9c0d1e", &response);
+  EXPECT_NE(clone.id, original.id);
+  EXPECT_EQ(response["cloned"], true);
+  EXPECT_EQ(response["cloned_from"].as_string(), original.id);
+  // Both keep reporting under their own identity.
+  EXPECT_EQ(HttpsRequest(original.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+  EXPECT_EQ(HttpsRequest(clone.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+  std::string out;
+  ASSERT_EQ(Ctl({"fleet"}, &out), 0);
+  EXPECT_NE(out.find("cloned-from:" + original.id), std::string::npos) << out;
+  const auto metrics = HttpsRequest(Admin(admin_token_), "GET", "/metrics", "");
+  EXPECT_NE(metrics.body.find("mamori_cloned_enrollments_total 1"), std::string::npos);
+}
+
+TEST_F(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  std::atomic<std::uint64_t> highest_ack{0};
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    for (std::uint64_t seq = 1; !stop; ++seq) {
+      try {
+        const auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(seq));
+        if (r.status != 200) break;
+        highest_ack = json::parse(r.body).as_object()["ack"].to_number<std::uint64_t>();
+      } catch (const ClientError&) {
+        break;  // the collector is gone
+      }
+    }
+  });
+  while (highest_ack < 20) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  collector_->Kill9();
+  stop = true;
+  sender.join();
+  const std::uint64_t acked = highest_ack;
+  ASSERT_GE(acked, 20u);
+
+  {
+    auto store = OpenSqliteStore(collector_->database().string());
+    for (std::uint64_t seq = 1; seq <= acked; ++seq) {
+      EXPECT_TRUE(store->HasReport(agent.id, seq)) << "acknowledged report " << seq << " lost";
+    }
+  }
+  // After a restart, the agent re-sends from its spool: nothing is stored twice.
+  collector_->Start();
+  agent.client.url = collector_->agent_url();
+  for (std::uint64_t seq = 1; seq <= acked + 1; ++seq) {
+    const auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(seq));
+    ASSERT_EQ(r.status, 200);
+  }
+  const auto events = HttpsRequest(Admin(admin_token_), "GET", "/v1/events?limit=10000", "");
+  std::map<std::uint64_t, int> per_sequence;
+  json::object listed = ParseBody(events);
+  for (const auto& e : listed["events"].as_array()) {
+    per_sequence[e.as_object().at("sequence").to_number<std::uint64_t>()]++;
+  }
+  EXPECT_GE(per_sequence.size(), acked + 1);
+  for (const auto& [seq, count] : per_sequence) EXPECT_EQ(count, 1) << "sequence " << seq;
+}
+
+}  // namespace
+}  // namespace mamori::collector

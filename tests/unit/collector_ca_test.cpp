@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "mamori/collector/ca.h"
+#include "mamori/collector/sqlite_store.h"
+#include "test_pki.h"
+
+namespace mamori::collector {
+namespace {
+
+using mamori::testing::KeyKind;
+using mamori::testing::MakeCsr;
+namespace fs = std::filesystem;
+
+class CaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/mamori-ca-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    store_ = OpenSqliteStore((dir_ / "c.db").string());
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  UnixTime Now() const { return static_cast<UnixTime>(time(nullptr)); }
+
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(CaTest, SignsAP256CsrWithTheTerminalIdAsSubject) {
+  const auto ca = CertificateAuthority::LoadOrCreate(*store_, Now());
+  const auto csr = MakeCsr(KeyKind::kP256, "admin");
+  auto issued = ca.SignTerminalCsr(csr.csr_pem, "t-0123", Now(), 365);
+  ASSERT_TRUE(std::holds_alternative<IssuedCertificate>(issued)) << std::get<std::string>(issued);
+  const auto& cert = std::get<IssuedCertificate>(issued);
+  EXPECT_EQ(mamori::testing::SubjectField(cert.cert_pem, "CN"), "t-0123");
+  EXPECT_EQ(mamori::testing::SubjectField(cert.cert_pem, "OU"), kTerminalCertOu);
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(cert.cert_pem, ca.cert_pem(), "sslclient"));
+  EXPECT_FALSE(mamori::testing::VerifiesAgainst(cert.cert_pem, ca.cert_pem(), "sslserver"));
+  EXPECT_EQ(cert.cert_fingerprint.size(), 64u);
+  EXPECT_EQ(cert.key_fingerprint.size(), 64u);
+  // The same key signed again has the same key fingerprint but a new certificate.
+  const auto again = std::get<IssuedCertificate>(ca.SignTerminalCsr(csr.csr_pem, "t-1", Now(), 1));
+  EXPECT_EQ(again.key_fingerprint, cert.key_fingerprint);
+  EXPECT_NE(again.cert_fingerprint, cert.cert_fingerprint);
+}
+
+TEST_F(CaTest, AcceptsEd25519) {
+  const auto ca = CertificateAuthority::LoadOrCreate(*store_, Now());
+  auto issued = ca.SignTerminalCsr(MakeCsr(KeyKind::kEd25519).csr_pem, "t-ed", Now(), 30);
+  ASSERT_TRUE(std::holds_alternative<IssuedCertificate>(issued)) << std::get<std::string>(issued);
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(std::get<IssuedCertificate>(issued).cert_pem,
+                                               ca.cert_pem(), "sslclient"));
+}
+
+TEST_F(CaTest, RefusesRsaGarbageAndTamperedCsrs) {
+  const auto ca = CertificateAuthority::LoadOrCreate(*store_, Now());
+  auto rsa = ca.SignTerminalCsr(MakeCsr(KeyKind::kRsa2048).csr_pem, "t", Now(), 30);
+  ASSERT_TRUE(std::holds_alternative<std::string>(rsa));
+  EXPECT_NE(std::get<std::string>(rsa).find("key type"), std::string::npos);
+
+  auto garbage = ca.SignTerminalCsr("hello", "t", Now(), 30);
+  ASSERT_TRUE(std::holds_alternative<std::string>(garbage));
+  EXPECT_NE(std::get<std::string>(garbage).find("csr:"), std::string::npos);
+
+  // Splice another key's CSR signature over this CSR's body: the self-signature must fail.
+  std::string pem = MakeCsr(KeyKind::kP256, "aaaa").csr_pem;
+  const std::string other = MakeCsr(KeyKind::kP256, "bbbb").csr_pem;
+  const std::size_t cut = pem.size() - 60;
+  pem = pem.substr(0, cut) + other.substr(other.size() - 60);
+  auto tampered = ca.SignTerminalCsr(pem, "t", Now(), 30);
+  EXPECT_TRUE(std::holds_alternative<std::string>(tampered));
+
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      ca.SignTerminalCsr(std::string(20000, 'A'), "t", Now(), 30)));
+}
+
+TEST_F(CaTest, IsCreatedOnceAndReloadedFromTheStore) {
+  const std::string first = CertificateAuthority::LoadOrCreate(*store_, Now()).cert_pem();
+  const std::string second = CertificateAuthority::LoadOrCreate(*store_, Now()).cert_pem();
+  EXPECT_EQ(first, second);
+  const auto csr = MakeCsr(KeyKind::kP256);
+  const auto reloaded = CertificateAuthority::LoadOrCreate(*store_, Now());
+  const auto cert =
+      std::get<IssuedCertificate>(reloaded.SignTerminalCsr(csr.csr_pem, "t", Now(), 30));
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(cert.cert_pem, first, "sslclient"));
+}
+
+TEST_F(CaTest, ServerCertificateCarriesNamesAndAddresses) {
+  const auto ca = CertificateAuthority::LoadOrCreate(*store_, Now());
+  const auto server = ca.IssueServerCredentials({"localhost", "127.0.0.1", "::1"}, Now());
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(server.cert_pem, ca.cert_pem(), "sslserver"));
+  const std::string san = mamori::testing::SubjectAltNames(server.cert_pem);
+  EXPECT_NE(san.find("DNS:localhost"), std::string::npos) << san;
+  EXPECT_NE(san.find("IP Address:127.0.0.1"), std::string::npos) << san;
+  EXPECT_NE(server.key_pem.find("PRIVATE KEY"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mamori::collector
