@@ -48,7 +48,7 @@ cat >"$work/etc/policy.json" <<JSON
 JSON
 
 mkdir -m 755 "$work/pam.d"
-sock="$work/run/mfa.sock"
+sock="$work/run/agent.sock"
 echo "auth required $module socket=$sock timeout=5" >"$work/pam.d/login"
 cp "$work/pam.d/login" "$work/pam.d/other"
 # Succeeds only when pam_mamori answers PAM_IGNORE: every other answer ends the stack in failure.
