@@ -90,10 +90,10 @@ stop_agent() {
 }
 
 code_now() { oathtool --totp -b "$secret_b32"; }
-# A code that no step within the window (±1) has.
+# A code that no step within two steps of now has.
 wrong_code() {
   local near
-  near=$(oathtool --totp -b -w 2 -N "now - 60 seconds" "$secret_b32")
+  near=$(oathtool --totp -b -w 4 -N "now - 60 seconds" "$secret_b32")
   for c in 000000 111111 222222 333333 444444; do
     grep -qx "$c" <<<"$near" || { echo "$c"; return; }
   done
@@ -157,9 +157,11 @@ case $case_name in
     coproc ENROLL {
       "$mamori_bin" --state-dir "$work/state" --png "$work/etc/carol.png" mfa enroll carol 2>&1
     }
+    # Bash forgets a coproc's descriptors once it exits: keep copies.
     enroll_pid=$ENROLL_PID
+    exec {enroll_out}<&"${ENROLL[0]}" {enroll_in}>&"${ENROLL[1]}"
     secret="" qr_rows=0 uri=""
-    while IFS= read -r line <&"${ENROLL[0]}"; do
+    while IFS= read -r line <&"$enroll_out"; do
       if [[ $line == *█* ]]; then qr_rows=$((qr_rows + 1)); fi
       if [[ $line == otpauth://* ]]; then
         uri=$line
@@ -169,9 +171,10 @@ case $case_name in
     done
     [[ ${#secret} -ge 32 ]] || fail "no secret of 160 bits in the otpauth URI"
     ((qr_rows > 10)) || fail "no QR code in the terminal"
-    oathtool --totp -b "$secret" >&"${ENROLL[1]}"
+    enroll_code=$(oathtool --totp -b "$secret")
+    echo "$enroll_code" >&"$enroll_in"
     recovery=()
-    while IFS= read -r line <&"${ENROLL[0]}"; do
+    while IFS= read -r line <&"$enroll_out"; do
       if [[ $line =~ ^\ \ ([0-9]{4}-[0-9]{4})$ ]]; then recovery+=("${BASH_REMATCH[1]}"); fi
     done
     wait "$enroll_pid" || fail "enroll failed"
@@ -182,7 +185,7 @@ case $case_name in
       fail "the PNG's QR code does not decode to the otpauth URI"
     [[ $(stat -c %a "$work/etc/carol.png") == 600 ]] || fail "the PNG holds the secret: mode must be 0600"
     # The enrollment code itself is spent.
-    expect "$auth_err" login carol "$(oathtool --totp -b "$secret")"
+    expect "$auth_err" login carol "$enroll_code"
     expect "$ok_msg" login carol "${recovery[0]}"
     expect "$auth_err" login carol "${recovery[0]}"
     expect "$ok_msg" login carol "${recovery[1]//-/}"
