@@ -6,7 +6,9 @@ namespace mamori::agent {
 
 PolicyState::PolicyState(platform::Env& env, std::string state_dir, policy::TrustSet trust,
                          std::vector<std::string> groups)
-    : env_(env), state_dir_(std::move(state_dir)), trust_(std::move(trust)),
+    : env_(env),
+      state_dir_(std::move(state_dir)),
+      trust_(std::move(trust)),
       groups_(std::move(groups)) {}
 
 std::string PolicyState::BundlePath() const { return state_dir_ + "/policy.bundle"; }

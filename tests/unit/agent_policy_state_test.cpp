@@ -1,11 +1,10 @@
-#include "mamori/agent/policy_state.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "mamori/agent/policy_state.h"
 #include "mamori/policy/bundle.h"
 #include "mamori/policy/document.h"
 #include "mamori/policy/text.h"

@@ -1,5 +1,5 @@
-// The policy a terminal enforces: the last bundle that verified against the pinned root keys, kept in
-// the agent's state directory so that it survives restarts.
+// The policy a terminal enforces: the last bundle that verified against the pinned root keys, kept
+// in the agent's state directory so that it survives restarts.
 #pragma once
 
 #include <optional>
@@ -21,9 +21,10 @@ class PolicyState {
               std::vector<std::string> groups);
 
   // Loads the stored bundle and verifies it again. Without one (or if it no longer verifies, e.g.
-  // after the root keys changed) the terminal runs the built-in defaults, which deny USB storage and
-  // require MFA of everyone. A stored policy that has expired since it was applied stays in force:
-  // expiry is judged when a bundle is offered, and enforcing an old policy is safer than none.
+  // after the root keys changed) the terminal runs the built-in defaults, which deny USB storage
+  // and require MFA of everyone. A stored policy that has expired since it was applied stays in
+  // force: expiry is judged when a bundle is offered, and enforcing an old policy is safer than
+  // none.
   platform::Status Load();
 
   // Verifies an offered bundle; only an accepted one is stored (atomically) and becomes current. An
