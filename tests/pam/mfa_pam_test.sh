@@ -248,23 +248,25 @@ case $case_name in
   parallel_same_code)
     rounds=${MAMORI_PARALLEL_ROUNDS:-50}
     for r in $(seq "$rounds"); do import_user "u$r"; done
-    for i in $(seq 16); do mkfifo "$work/in.$i"; done
     for r in $(seq "$rounds"); do
       # All 16 logins start and wait at the prompt; the code then reaches them all within a
-      # millisecond or so, so their verifications overlap in the agent.
-      pids=()
+      # millisecond or so, so their verifications overlap in the agent. The test holds each pipe
+      # open itself, so a login that dies early (pam_wrapper's config directory names collide
+      # now and then) cannot block the writer.
+      pids=() fds=()
       for i in $(seq 16); do
-        (
-          exec <>"$work/in.$i"  # read-write: opening does not wait for a writer
-          env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
-            "${pamtester[@]}" login "u$r" authenticate >"$work/out.$i" 2>&1
-        ) &
+        mkfifo "$work/in.$r.$i"
+        exec {fd}<>"$work/in.$r.$i"
+        fds+=("$fd")
+        env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+          "${pamtester[@]}" login "u$r" authenticate <"$work/in.$r.$i" >"$work/out.$i" 2>&1 &
         pids+=($!)
       done
       sleep 0.3
       code=$(code_now)
-      for i in $(seq 16); do echo "$code" >"$work/in.$i"; done
+      for fd in "${fds[@]}"; do echo "$code" >&"$fd"; done
       wait "${pids[@]}" || true
+      for fd in "${fds[@]}"; do exec {fd}>&-; done
       n=$(cat "$work"/out.* | grep -c "$ok_msg" || true)
       [[ $n == 1 ]] || fail "round $r: the same code was accepted $n times by 16 parallel logins"
     done
