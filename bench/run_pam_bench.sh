@@ -17,7 +17,7 @@ cat >"$work/etc/policy.json" <<JSON
 {"schema":1,"version":1,"issued_at":"2026-01-01T00:00:00Z","expires_at":"2099-01-01T00:00:00Z",
  "targets":["*"],"mfa":{"services":["mamori"]}}
 JSON
-echo "auth required $build/agent/pam_mamori.so socket=$work/run/mfa.sock" >"$work/pam.d/mamori"
+echo "auth required $build/agent/pam_mamori.so socket=$work/run/agent.sock" >"$work/pam.d/mamori"
 echo "auth required pam_oath.so usersfile=$work/oath/\${USER}.oath window=1 digits=6" \
   >"$work/pam.d/oath"
 cp "$work/pam.d/mamori" "$work/pam.d/other"
@@ -30,7 +30,7 @@ echo "bench:x:20000:" >"$work/group"
 "$build/agent/mamori-agent" --policy-file "$work/etc/policy.json" --state-dir "$work/state" \
   --runtime-dir "$work/run" 2>"$work/agent.log" &
 agent_pid=$!
-for _ in $(seq 100); do [[ -S $work/run/mfa.sock ]] && break; sleep 0.05; done
+for _ in $(seq 100); do [[ -S $work/run/agent.sock ]] && break; sleep 0.05; done
 
 MAMORI_BENCH_USERS=$((2 * iterations)) MAMORI_BENCH_ITERATIONS=$iterations \
   LD_PRELOAD="/usr/lib/x86_64-linux-gnu/libpam_wrapper.so /usr/lib/x86_64-linux-gnu/libnss_wrapper.so" \

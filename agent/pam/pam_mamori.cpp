@@ -1,7 +1,7 @@
 // pam_mamori.so: asks mamori-agent whether this login needs a TOTP code, prompts for it and lets
 // the agent decide. The module holds no secret and no state; anything unexpected denies.
 //
-//   auth required pam_mamori.so [socket=/run/mamori/mfa.sock] [timeout=SECONDS]
+//   auth required pam_mamori.so [socket=/run/mamori/agent.sock] [timeout=SECONDS]
 //                               [exempt_users=NAME,NAME]
 #define PAM_SM_AUTH
 #include <errno.h>
@@ -30,7 +30,7 @@ using mamori::agent::MfaOp;
 using mamori::agent::MfaRequest;
 
 struct Options {
-  std::string socket = "/run/mamori/mfa.sock";
+  std::string socket = "/run/mamori/agent.sock";
   int timeout_ms = 10000;
   std::string exempt_users;  // comma-separated
 };

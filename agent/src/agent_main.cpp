@@ -20,7 +20,7 @@ using mamori::platform::Status;
 
 namespace {
 
-constexpr char kSocketName[] = "mfa.sock";
+constexpr char kSocketName[] = "agent.sock";
 
 // The policy file must sit in a directory only root can change, like everything root trusts.
 bool LoadPolicy(const std::string& file, mamori::policy::Policy* out) {

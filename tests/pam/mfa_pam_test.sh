@@ -48,7 +48,7 @@ cat >"$work/etc/policy.json" <<JSON
 JSON
 
 mkdir -m 755 "$work/pam.d"
-sock="$work/run/mfa.sock"
+sock="$work/run/agent.sock"
 echo "auth required $module socket=$sock timeout=5" >"$work/pam.d/login"
 cp "$work/pam.d/login" "$work/pam.d/other"
 # Succeeds only when pam_mamori answers PAM_IGNORE: every other answer ends the stack in failure.
@@ -90,10 +90,10 @@ stop_agent() {
 }
 
 code_now() { oathtool --totp -b "$secret_b32"; }
-# A code that no step within the window (±1) has.
+# A code that no step within two steps of now has.
 wrong_code() {
   local near
-  near=$(oathtool --totp -b -w 2 -N "now - 60 seconds" "$secret_b32")
+  near=$(oathtool --totp -b -w 4 -N "now - 60 seconds" "$secret_b32")
   for c in 000000 111111 222222 333333 444444; do
     grep -qx "$c" <<<"$near" || { echo "$c"; return; }
   done
@@ -157,9 +157,11 @@ case $case_name in
     coproc ENROLL {
       "$mamori_bin" --state-dir "$work/state" --png "$work/etc/carol.png" mfa enroll carol 2>&1
     }
+    # Bash forgets a coproc's descriptors once it exits: keep copies.
     enroll_pid=$ENROLL_PID
+    exec {enroll_out}<&"${ENROLL[0]}" {enroll_in}>&"${ENROLL[1]}"
     secret="" qr_rows=0 uri=""
-    while IFS= read -r line <&"${ENROLL[0]}"; do
+    while IFS= read -r line <&"$enroll_out"; do
       if [[ $line == *█* ]]; then qr_rows=$((qr_rows + 1)); fi
       if [[ $line == otpauth://* ]]; then
         uri=$line
@@ -169,9 +171,10 @@ case $case_name in
     done
     [[ ${#secret} -ge 32 ]] || fail "no secret of 160 bits in the otpauth URI"
     ((qr_rows > 10)) || fail "no QR code in the terminal"
-    oathtool --totp -b "$secret" >&"${ENROLL[1]}"
+    enroll_code=$(oathtool --totp -b "$secret")
+    echo "$enroll_code" >&"$enroll_in"
     recovery=()
-    while IFS= read -r line <&"${ENROLL[0]}"; do
+    while IFS= read -r line <&"$enroll_out"; do
       if [[ $line =~ ^\ \ ([0-9]{4}-[0-9]{4})$ ]]; then recovery+=("${BASH_REMATCH[1]}"); fi
     done
     wait "$enroll_pid" || fail "enroll failed"
@@ -182,7 +185,7 @@ case $case_name in
       fail "the PNG's QR code does not decode to the otpauth URI"
     [[ $(stat -c %a "$work/etc/carol.png") == 600 ]] || fail "the PNG holds the secret: mode must be 0600"
     # The enrollment code itself is spent.
-    expect "$auth_err" login carol "$(oathtool --totp -b "$secret")"
+    expect "$auth_err" login carol "$enroll_code"
     expect "$ok_msg" login carol "${recovery[0]}"
     expect "$auth_err" login carol "${recovery[0]}"
     expect "$ok_msg" login carol "${recovery[1]//-/}"
@@ -245,23 +248,25 @@ case $case_name in
   parallel_same_code)
     rounds=${MAMORI_PARALLEL_ROUNDS:-50}
     for r in $(seq "$rounds"); do import_user "u$r"; done
-    for i in $(seq 16); do mkfifo "$work/in.$i"; done
     for r in $(seq "$rounds"); do
       # All 16 logins start and wait at the prompt; the code then reaches them all within a
-      # millisecond or so, so their verifications overlap in the agent.
-      pids=()
+      # millisecond or so, so their verifications overlap in the agent. The test holds each pipe
+      # open itself, so a login that dies early (pam_wrapper's config directory names collide
+      # now and then) cannot block the writer.
+      pids=() fds=()
       for i in $(seq 16); do
-        (
-          exec <>"$work/in.$i"  # read-write: opening does not wait for a writer
-          env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
-            "${pamtester[@]}" login "u$r" authenticate >"$work/out.$i" 2>&1
-        ) &
+        mkfifo "$work/in.$r.$i"
+        exec {fd}<>"$work/in.$r.$i"
+        fds+=("$fd")
+        env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/pam.d" \
+          "${pamtester[@]}" login "u$r" authenticate <"$work/in.$r.$i" >"$work/out.$i" 2>&1 &
         pids+=($!)
       done
       sleep 0.3
       code=$(code_now)
-      for i in $(seq 16); do echo "$code" >"$work/in.$i"; done
+      for fd in "${fds[@]}"; do echo "$code" >&"$fd"; done
       wait "${pids[@]}" || true
+      for fd in "${fds[@]}"; do exec {fd}>&-; done
       n=$(cat "$work"/out.* | grep -c "$ok_msg" || true)
       [[ $n == 1 ]] || fail "round $r: the same code was accepted $n times by 16 parallel logins"
     done
