@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <ostream>
 
 #include "mamori/platform/uevent.h"
 
@@ -69,6 +70,8 @@ struct Malformed {
   std::string bytes;
   const char* error;
 };
+
+void PrintTo(const Malformed& m, std::ostream* os) { *os << m.name; }
 
 class UeventMalformed : public ::testing::TestWithParam<Malformed> {};
 
