@@ -1,7 +1,10 @@
 // The real collector over real TLS on loopback: certificates made at test time, CSRs made with
 // OpenSSL as a terminal would, the admin side driven through mamorictl's commands.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -65,7 +68,8 @@ class CollectorE2e : public ::testing::Test {
     const std::string config = R"({"database":")" + (dir_ / "collector.db").string() +
                                R"(","agent_port":0,"admin_port":0,"agent_max_body_bytes":)" +
                                std::to_string(kAgentBodyLimit) +
-                               R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10})";
+                               R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10,)"
+                               R"("handshake_timeout_seconds":2})";
     collector_ = std::make_unique<CollectorProcess>(dir_, config);
     admin_token_ = collector_->CreateApiToken("admin");
     ca_pem_ = collector_->CaPem();
@@ -390,6 +394,28 @@ TEST_F(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
                 "m");
   EXPECT_EQ(r.status, 401);
   // The collector still serves after all of that.
+  EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+}
+
+TEST_F(CollectorE2e, SilentClientIsDroppedAfterTheHandshakeTimeout) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(
+      std::stoi(collector_->agent_url().substr(collector_->agent_url().rfind(':') + 1))));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const auto start = std::chrono::steady_clock::now();
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, 0);  // blocks until the collector hangs up
+  const auto waited = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_LE(n, 0);
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));
+  EXPECT_LT(waited, std::chrono::seconds(8));
+  // Meanwhile and afterwards, others are served.
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
   EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
 }
 
