@@ -484,3 +484,32 @@ TEST_F(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
 
 }  // namespace
 }  // namespace mamori::collector
+
+namespace mamori::collector {
+namespace {
+
+TEST(CollectorCommandLine, HelpAndConfigErrorsNameTheProblem) {
+  const auto help = mamori::testing::RunProgram({MAMORI_COLLECTOR_BIN, "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("create-api-token"), std::string::npos);
+
+  char pattern[] = "/tmp/mamori-cli-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const fs::path dir = pattern;
+  std::ofstream(dir / "bad.json") << R"({"agent_port":"8443"})";
+  const std::string command =
+      std::string(MAMORI_COLLECTOR_BIN) + " --config " + (dir / "bad.json").string() + " 2>&1";
+  const auto bad = mamori::testing::RunProgram({"/bin/sh", "-c", command});
+  EXPECT_EQ(bad.status, 3);
+  EXPECT_NE(bad.out.find("bad.json: /agent_port: expected a non-negative integer"),
+            std::string::npos)
+      << bad.out;
+  const auto unknown = mamori::testing::RunProgram(
+      {MAMORI_COLLECTOR_BIN, "--database", (dir / "c.db").string(), "frobnicate"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_FALSE(fs::exists(dir / "c.db"));  // a usage error changes nothing
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mamori::collector
