@@ -1,5 +1,6 @@
 // Validation of policy documents; every rule here is specified in policy/README.md.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "json_reader.h"
@@ -84,7 +85,9 @@ class PolicyParser {
     std::vector<std::string> out;
     const json::array* a = detail::ReadArray(e_, v, path, max_items);
     if (a == nullptr) return out;
-    if (a->empty() && !allow_empty_list) e_.Add(path, "must name at least one entry");
+    if (a->empty() && !allow_empty_list) {
+      e_.Add(path, "must name at least one entry (omit the field to mean any)");
+    }
     std::set<std::string> seen;
     for (std::size_t i = 0; i < a->size(); ++i) {
       const std::string item_path = JoinPath(path, i);
@@ -113,11 +116,21 @@ class PolicyParser {
       e_.Add(path, "\"default\" is reserved for the policy's default action");
       return std::nullopt;
     }
+    if (auto it = default_ids_.find(*id); it != default_ids_.end()) {
+      e_.Add(path, "rule id \"" + *id + "\" is taken by the default " + it->second +
+                       "; choose another or give " + it->second + " explicitly");
+      return std::nullopt;
+    }
     if (!rule_ids_.insert(*id).second) {
       e_.Add(path, "duplicate rule id \"" + *id + "\"");
       return std::nullopt;
     }
     return id;
+  }
+
+  void ReserveDefaultId(const std::string& id, std::string_view list) {
+    default_ids_.emplace(id, std::string(list));
+    ++rule_count_;
   }
 
   std::optional<std::uint16_t> HexId(const json::value& v, const std::string& path) {
@@ -182,6 +195,7 @@ class PolicyParser {
     }
     if (auto* f = r.Field("interface_classes")) {
       if (const json::array* a = detail::ReadArray(e_, *f, path + "/interface_classes", 32)) {
+        if (a->empty()) e_.Add(path + "/interface_classes", "must name at least one entry");
         for (std::size_t i = 0; i < a->size(); ++i) {
           if (auto p = Pattern((*a)[i], JoinPath(path + "/interface_classes", i))) {
             rule.interface_classes.push_back(*p);
@@ -208,8 +222,13 @@ class PolicyParser {
         rule.mode = *i == 0 ? AllowMode::kAllow : AllowMode::kReadOnly;
       }
     }
-    if (auto* f = r.Field("users")) rule.users = Names(*f, path + "/users", kMaxListLength);
-    if (auto* f = r.Field("groups")) rule.groups = Names(*f, path + "/groups", kMaxListLength);
+    // An empty list would read as "nobody" to a person and as "anybody" to the matcher: refused.
+    if (auto* f = r.Field("users")) {
+      rule.users = Names(*f, path + "/users", kMaxListLength, /*allow_empty_list=*/false);
+    }
+    if (auto* f = r.Field("groups")) {
+      rule.groups = Names(*f, path + "/groups", kMaxListLength, /*allow_empty_list=*/false);
+    }
     if (auto* f = r.Field("not_after")) {
       Timestamp t;
       if (Time(*f, path + "/not_after", &t)) rule.not_after = t;
@@ -314,10 +333,18 @@ class PolicyParser {
     if (auto* f = r.Field("default")) {
       if (auto a = Action(*f, "/usb/default", true)) usb->default_action = *a;
     }
-    // A field that is present replaces the default list, even when empty.
-    if (const json::object* o = v.if_object()) {
-      if (o->contains("class_rules")) usb->class_rules.clear();
-      if (o->contains("reject_combinations")) usb->reject_combinations.clear();
+    // A field that is present replaces the default list, even when empty. A default list that stays
+    // is part of the canonical form: its ids are taken and its rules count toward the limit.
+    const json::object* o = v.if_object();
+    if (o != nullptr && o->contains("class_rules")) {
+      usb->class_rules.clear();
+    } else {
+      for (const auto& rule : usb->class_rules) ReserveDefaultId(rule.id, "class_rules");
+    }
+    if (o != nullptr && o->contains("reject_combinations")) {
+      usb->reject_combinations.clear();
+    } else {
+      for (const auto& c : usb->reject_combinations) ReserveDefaultId(c.id, "reject_combinations");
     }
     Rules(r, "allow", [&](const json::value& x, const std::string& p) { AllowRuleAt(x, p, usb); });
     Rules(r, "class_rules",
@@ -413,6 +440,7 @@ class PolicyParser {
 
   Errors e_;
   std::set<std::string> rule_ids_;
+  std::map<std::string, std::string> default_ids_;  // id -> the default list that holds it
   std::size_t rule_count_ = 0;
 };
 
@@ -428,7 +456,14 @@ ParseResult ParsePolicy(std::string_view json_text) {
   auto root = detail::ParseJsonStrict(json_text, result.errors);
   if (!root) return result;
   Policy policy = PolicyParser(result.errors).Parse(*root);
-  if (result.errors.empty()) result.policy = std::move(policy);
+  if (!result.errors.empty()) return result;
+  // Defaults make the canonical form longer than the input; it is what gets signed and applied.
+  if (const std::size_t size = Canonicalize(policy).size(); size > kMaxDocumentBytes) {
+    result.errors.push_back({"", "canonical form is " + std::to_string(size) +
+                                     " bytes; the limit is " + std::to_string(kMaxDocumentBytes)});
+    return result;
+  }
+  result.policy = std::move(policy);
   return result;
 }
 

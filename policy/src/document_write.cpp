@@ -1,5 +1,5 @@
 // The canonical form of a policy: keys in the order of policy/README.md, every field present except
-// unset optional rule criteria, integers only, no whitespace. Signatures cover these exact bytes.
+// unset allow-rule criteria, integers only, no whitespace. Signatures cover these exact bytes.
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -31,14 +31,16 @@ json::object AllowRuleValue(const AllowRule& r) {
   if (r.pid) o["pid"] = Str(Hex4(*r.pid));
   if (r.serial) o["serial"] = Str(*r.serial);
   if (r.descriptor_hash) o["descriptor_hash"] = Str(*r.descriptor_hash);
-  json::array classes;
-  for (const auto& p : r.interface_classes) classes.emplace_back(Str(FormatClassPattern(p)));
-  o["interface_classes"] = std::move(classes);
+  if (!r.interface_classes.empty()) {
+    json::array classes;
+    for (const auto& p : r.interface_classes) classes.emplace_back(Str(FormatClassPattern(p)));
+    o["interface_classes"] = std::move(classes);
+  }
   if (r.port) o["port"] = Str(*r.port);
   if (r.connect_type) o["connect_type"] = Str(*r.connect_type);
   o["mode"] = Str(ToString(r.mode));
-  o["users"] = StringList(r.users);
-  o["groups"] = StringList(r.groups);
+  if (!r.users.empty()) o["users"] = StringList(r.users);
+  if (!r.groups.empty()) o["groups"] = StringList(r.groups);
   if (r.not_after) o["not_after"] = Str(FormatTimestamp(*r.not_after));
   return o;
 }

@@ -10,7 +10,7 @@ namespace mamori::policy::detail {
 namespace json = boost::json;
 namespace {
 
-// A SAX handler that only tracks where it is, to name the first duplicate key by its path.
+// A SAX handler that only tracks where it is, to name every duplicate key by its path.
 class DuplicateKeyFinder {
  public:
   static constexpr std::size_t max_object_size = std::size_t(-1);
@@ -18,7 +18,7 @@ class DuplicateKeyFinder {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  std::optional<std::string> duplicate;  // path of the first duplicate key
+  std::vector<std::string> duplicates;  // paths of every duplicate key
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -49,7 +49,7 @@ class DuplicateKeyFinder {
     Frame& f = frames_.back();
     f.key = std::move(partial_key_);
     partial_key_.clear();
-    if (!f.keys.insert(f.key).second && !duplicate) duplicate = Path();
+    if (!f.keys.insert(f.key).second) duplicates.push_back(Path());
     return true;
   }
   bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
@@ -122,9 +122,9 @@ std::optional<json::value> ParseJsonStrict(std::string_view text,
     errors.push_back({"", "not valid JSON: " + ec.message()});
     return std::nullopt;
   }
-  if (finder.handler().duplicate) {
-    errors.push_back({*finder.handler().duplicate, "duplicate key"});
-    return std::nullopt;
+  // Reported, then validation goes on (on the last of each duplicate) so every error shows at once.
+  for (const std::string& path : finder.handler().duplicates) {
+    errors.push_back({path, "duplicate key"});
   }
   json::value value = json::parse(json::string_view(text.data(), text.size()), ec, {}, options);
   if (ec) {

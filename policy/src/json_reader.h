@@ -13,8 +13,9 @@
 
 namespace mamori::policy::detail {
 
-// Parses text into a value, refusing duplicate object keys (which Boost.JSON would silently merge)
-// and any input that is not exactly one JSON document. Errors go to `errors`.
+// Parses text into a value. Duplicate object keys (which Boost.JSON would silently merge) are added
+// to `errors` while the value is still returned, so its other errors can be reported too; callers
+// must treat any error as a refusal. Input that is not exactly one JSON document returns nullopt.
 std::optional<boost::json::value> ParseJsonStrict(std::string_view text,
                                                   std::vector<ValidationError>& errors);
 

@@ -11,8 +11,6 @@ namespace mamori::policy {
 namespace json = boost::json;
 namespace {
 
-constexpr std::size_t kMaxSignatures = 16;
-
 VerifyResult Fail(VerifyError error, std::string message) {
   VerifyResult r;
   r.error = error;
@@ -28,63 +26,6 @@ std::string FirstErrors(const std::vector<ValidationError>& errors) {
   }
   if (errors.size() > 3) out += "; and " + std::to_string(errors.size() - 3) + " more";
   return out;
-}
-
-// The envelope: format, policy bytes and signatures, nothing else.
-std::optional<Bundle> ReadEnvelope(std::string_view text, std::vector<ValidationError>& errors) {
-  auto root = detail::ParseJsonStrict(text, errors);
-  if (!root) return std::nullopt;
-  detail::Errors e(errors);
-  detail::ObjectReader r(e, *root, "");
-  Bundle bundle;
-  if (auto* v = r.Field("format", true)) {
-    if (!v->is_string() ||
-        v->get_string() != json::string_view(kBundleFormat.data(), kBundleFormat.size())) {
-      e.Add("/format",
-            "expected \"" + std::string(kBundleFormat) + "\", got " + detail::Describe(*v));
-    }
-  }
-  if (auto* v = r.Field("policy", true)) {
-    if (v->is_string()) {
-      bundle.policy_bytes.assign(v->get_string().data(), v->get_string().size());
-    } else {
-      e.Add("/policy", "expected the canonical policy as a string, got " + detail::Describe(*v));
-    }
-  }
-  if (auto* v = r.Field("signatures", true)) {
-    if (const json::array* a = detail::ReadArray(e, *v, "/signatures", kMaxSignatures)) {
-      if (a->empty()) e.Add("/signatures", "must hold at least one signature");
-      for (std::size_t i = 0; i < a->size(); ++i) {
-        const std::string path = detail::JoinPath("/signatures", i);
-        detail::ObjectReader s(e, (*a)[i], path);
-        BundleSignature sig;
-        if (auto* k = s.Field("key_id", true)) {
-          auto id = detail::ReadString(e, *k, path + "/key_id", 32);
-          if (id && (id->size() != 32 || !HexDecode(*id))) {
-            e.Add(path + "/key_id", "expected 32 hex digits, got \"" + *id + "\"");
-          } else if (id) {
-            sig.key_id = *id;
-          }
-        }
-        if (auto* g = s.Field("signature", true)) {
-          std::optional<std::vector<unsigned char>> bytes;
-          if (g->is_string()) {
-            bytes = Base64Decode(std::string_view(g->get_string().data(), g->get_string().size()));
-          }
-          if (!bytes || bytes->size() != 64) {
-            e.Add(path + "/signature", "expected a 64-byte Ed25519 signature in base64");
-          } else {
-            sig.signature = std::move(*bytes);
-          }
-        }
-        s.Finish();
-        bundle.signatures.push_back(std::move(sig));
-      }
-    }
-  }
-  r.Finish();
-  if (!errors.empty()) return std::nullopt;
-  return bundle;
 }
 
 }  // namespace
@@ -119,7 +60,7 @@ VerifyResult VerifyBundle(std::string_view bundle_json, const TrustSet& trust,
                                             std::to_string(kMaxBundleBytes));
   }
   std::vector<ValidationError> errors;
-  auto bundle = ReadEnvelope(bundle_json, errors);
+  auto bundle = ParseBundle(bundle_json, errors);
   if (!bundle) return Fail(VerifyError::kMalformed, FirstErrors(errors));
 
   // Authenticity first: nothing in the policy is interpreted before enough trusted keys vouch for

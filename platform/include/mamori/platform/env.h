@@ -42,6 +42,9 @@ class Env {
   // Replaces `path` atomically: a new temp file in the same directory, fsync, rename, fsync of the
   // directory. On failure the old content is intact and no temp file is left.
   virtual Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) = 0;
+  // Removes the name `path` (a link itself, never its target) and fsyncs its directory, so a step
+  // that created a file can be undone when a later step of the same operation fails.
+  virtual Status RemoveFile(const std::string& path) = 0;
 };
 
 }  // namespace mamori::platform

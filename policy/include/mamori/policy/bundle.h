@@ -4,11 +4,13 @@
 //    "signatures":[{"key_id":"<hex>","signature":"<base64>"}]}
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mamori/policy/document.h"
 #include "mamori/policy/signing.h"
 
 namespace mamori::policy {
@@ -30,6 +32,12 @@ struct Bundle {
 Bundle SignPolicy(std::string canonical_policy, std::span<const SigningKey* const> keys);
 
 std::string SerializeBundle(const Bundle& bundle);
+
+inline constexpr std::size_t kMaxSignatures = 16;
+
+// Reads the envelope only: format, policy bytes (not yet parsed) and 1 to kMaxSignatures signatures
+// of the right shapes. Says nothing of whether the signatures verify; VerifyBundle does that.
+std::optional<Bundle> ParseBundle(std::string_view json_text, std::vector<ValidationError>& errors);
 
 // SHA-256 of the policy bytes in lowercase hex: the identity of a policy version.
 std::string PolicyHash(std::string_view policy_bytes);

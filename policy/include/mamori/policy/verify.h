@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mamori/policy/document.h"
 #include "mamori/policy/model.h"
 #include "mamori/policy/trust.h"
 
@@ -24,7 +25,9 @@ enum class VerifyError {
   kTooLarge,        // the bundle exceeds kMaxBundleBytes
 };
 
-inline constexpr std::size_t kMaxBundleBytes = 2 * (1 << 20);
+// Room for any valid policy: escaped as a JSON string, each canonical byte takes at most two, plus
+// the envelope and kMaxSignatures signatures.
+inline constexpr std::size_t kMaxBundleBytes = 2 * kMaxDocumentBytes + 64 * 1024;
 
 std::string_view ToString(VerifyError e);
 
