@@ -111,12 +111,8 @@ class CollectorE2e : public ::testing::Test {
       return it == env.end() ? nullptr : it->second.c_str();
     };
     std::ostringstream o, e;
-    int rc;
-    if (args.size() >= 2 && args[0] == "policy" && args[1] == "push") {
-      rc = ctl::admin::RunPolicyPush({args.begin() + 2, args.end()}, o, e, getenv);
-    } else {
-      rc = ctl::admin::RunAdminCommand(args, o, e, getenv);
-    }
+    EXPECT_TRUE(ctl::admin::IsAdminCommand(args));
+    const int rc = ctl::admin::RunAdminCommand(args, o, e, getenv);
     if (out) *out = o.str();
     if (err) *err = e.str();
     return rc;
@@ -225,6 +221,14 @@ TEST_F(CollectorE2e, EnrollReportAndReadItBackThroughMamorictl) {
   EXPECT_EQ(json::parse(out).as_object()["events"].as_array().size(), 0u);
   ASSERT_EQ(Ctl({"events"}, &out), 0);
   EXPECT_NE(out.find("usb.blocked"), std::string::npos);
+
+  // The installed tool, with its settings from the environment.
+  const auto installed = mamori::testing::RunProgram(
+      {"/usr/bin/env", "MAMORI_COLLECTOR_URL=" + collector_->admin_url(), "MAMORI_CA=" + ca_file_,
+       "MAMORI_TOKEN=" + admin_token_, MAMORICTL_BIN, "fleet"});
+  EXPECT_EQ(installed.status, 0);
+  EXPECT_EQ(installed.out.rfind("TERMINAL  ", 0), 0u) << installed.out;
+  EXPECT_NE(installed.out.find(agent.id), std::string::npos) << installed.out;
 }
 
 TEST_F(CollectorE2e, ResentSequenceIsNotStoredTwice) {
