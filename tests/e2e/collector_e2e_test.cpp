@@ -1,7 +1,10 @@
 // The real collector over real TLS on loopback: certificates made at test time, CSRs made with
 // OpenSSL as a terminal would, the admin side driven through mamorictl's commands.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -65,7 +68,8 @@ class CollectorE2e : public ::testing::Test {
     const std::string config = R"({"database":")" + (dir_ / "collector.db").string() +
                                R"(","agent_port":0,"admin_port":0,"agent_max_body_bytes":)" +
                                std::to_string(kAgentBodyLimit) +
-                               R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10})";
+                               R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10,)"
+                               R"("handshake_timeout_seconds":2})";
     collector_ = std::make_unique<CollectorProcess>(dir_, config);
     admin_token_ = collector_->CreateApiToken("admin");
     ca_pem_ = collector_->CaPem();
@@ -107,12 +111,8 @@ class CollectorE2e : public ::testing::Test {
       return it == env.end() ? nullptr : it->second.c_str();
     };
     std::ostringstream o, e;
-    int rc;
-    if (args.size() >= 2 && args[0] == "policy" && args[1] == "push") {
-      rc = ctl::admin::RunPolicyPush({args.begin() + 2, args.end()}, o, e, getenv);
-    } else {
-      rc = ctl::admin::RunAdminCommand(args, o, e, getenv);
-    }
+    EXPECT_TRUE(ctl::admin::IsAdminCommand(args));
+    const int rc = ctl::admin::RunAdminCommand(args, o, e, getenv);
     if (out) *out = o.str();
     if (err) *err = e.str();
     return rc;
@@ -221,6 +221,14 @@ TEST_F(CollectorE2e, EnrollReportAndReadItBackThroughMamorictl) {
   EXPECT_EQ(json::parse(out).as_object()["events"].as_array().size(), 0u);
   ASSERT_EQ(Ctl({"events"}, &out), 0);
   EXPECT_NE(out.find("usb.blocked"), std::string::npos);
+
+  // The installed tool, with its settings from the environment.
+  const auto installed = mamori::testing::RunProgram(
+      {"/usr/bin/env", "MAMORI_COLLECTOR_URL=" + collector_->admin_url(), "MAMORI_CA=" + ca_file_,
+       "MAMORI_TOKEN=" + admin_token_, MAMORICTL_BIN, "fleet"});
+  EXPECT_EQ(installed.status, 0);
+  EXPECT_EQ(installed.out.rfind("TERMINAL  ", 0), 0u) << installed.out;
+  EXPECT_NE(installed.out.find(agent.id), std::string::npos) << installed.out;
 }
 
 TEST_F(CollectorE2e, ResentSequenceIsNotStoredTwice) {
@@ -393,6 +401,28 @@ TEST_F(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
   EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
 }
 
+TEST_F(CollectorE2e, SilentClientIsDroppedAfterTheHandshakeTimeout) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(
+      std::stoi(collector_->agent_url().substr(collector_->agent_url().rfind(':') + 1))));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const auto start = std::chrono::steady_clock::now();
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, 0);  // blocks until the collector hangs up
+  const auto waited = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_LE(n, 0);
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));
+  EXPECT_LT(waited, std::chrono::seconds(8));
+  // Meanwhile and afterwards, others are served.
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+}
+
 TEST_F(CollectorE2e, CloneIsRecordedAndFlaggedNotMerged) {
   const std::string token = EnrollmentToken("g", 3);
   Agent original = Enroll(token, "5f2b9c0d1e");
@@ -454,6 +484,35 @@ TEST_F(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
   }
   EXPECT_GE(per_sequence.size(), acked + 1);
   for (const auto& [seq, count] : per_sequence) EXPECT_EQ(count, 1) << "sequence " << seq;
+}
+
+}  // namespace
+}  // namespace mamori::collector
+
+namespace mamori::collector {
+namespace {
+
+TEST(CollectorCommandLine, HelpAndConfigErrorsNameTheProblem) {
+  const auto help = mamori::testing::RunProgram({MAMORI_COLLECTOR_BIN, "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("create-api-token"), std::string::npos);
+
+  char pattern[] = "/tmp/mamori-cli-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const fs::path dir = pattern;
+  std::ofstream(dir / "bad.json") << R"({"agent_port":"8443"})";
+  const std::string command =
+      std::string(MAMORI_COLLECTOR_BIN) + " --config " + (dir / "bad.json").string() + " 2>&1";
+  const auto bad = mamori::testing::RunProgram({"/bin/sh", "-c", command});
+  EXPECT_EQ(bad.status, 3);
+  EXPECT_NE(bad.out.find("bad.json: /agent_port: expected a non-negative integer"),
+            std::string::npos)
+      << bad.out;
+  const auto unknown = mamori::testing::RunProgram(
+      {MAMORI_COLLECTOR_BIN, "--database", (dir / "c.db").string(), "frobnicate"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_FALSE(fs::exists(dir / "c.db"));  // a usage error changes nothing
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -111,6 +111,15 @@ int main(int argc, char** argv) {
   if (admin_port >= 0) config.server.admin_port = static_cast<std::uint16_t>(admin_port);
   if (!server_names.empty()) config.server_names = server_names;
 
+  if (command == "create-api-token" && !ParseRole(role)) {
+    std::cerr << "mamori-collector: create-api-token needs --role admin or --role it-read\n";
+    return kExitUsage;
+  }
+  if (command != "serve" && command != "ca-cert" && command != "create-api-token") {
+    std::cerr << "mamori-collector: unknown command '" << command << "'\n";
+    PrintUsage(std::cerr, options);
+    return kExitUsage;
+  }
   try {
     auto store = OpenSqliteStore(config.database);
     if (command == "serve") return Serve(config, *store);
@@ -118,21 +127,11 @@ int main(int argc, char** argv) {
       std::cout << CertificateAuthority::LoadOrCreate(*store, Now()).cert_pem();
       return 0;
     }
-    if (command == "create-api-token") {
-      const auto parsed = ParseRole(role);
-      if (!parsed) {
-        std::cerr << "mamori-collector: create-api-token needs --role admin or --role it-read\n";
-        return kExitUsage;
-      }
-      const NewToken token = GenerateToken(kApiTokenPrefix);
-      store->CreateApiToken({token.id, *parsed, label, Now()}, token.secret_hash);
-      Log("info", "token created", {{"by", "local"}, {"kind", "api"}, {"token_id", token.id}});
-      std::cout << token.text << "\n";
-      return 0;
-    }
-    std::cerr << "mamori-collector: unknown command '" << command << "'\n";
-    PrintUsage(std::cerr, options);
-    return kExitUsage;
+    const NewToken token = GenerateToken(kApiTokenPrefix);
+    store->CreateApiToken({token.id, *ParseRole(role), label, Now()}, token.secret_hash);
+    Log("info", "token created", {{"by", "local"}, {"kind", "api"}, {"token_id", token.id}});
+    std::cout << token.text << "\n";
+    return 0;
   } catch (const std::exception& e) {
     Log("error", "collector failed", {{"error", e.what()}});
     return kExitRuntime;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <vector>
 
 #include "collector/log.h"
 #include "mamori/policy/text.h"
@@ -31,6 +32,8 @@ using asio::use_awaitable;
 
 constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kShutdownTimeout{2};
+constexpr std::chrono::seconds kDrainTimeout{2};
+constexpr std::size_t kMaxDrainBytes = 64 << 20;
 
 std::string NameField(X509_NAME* name, int nid) {
   char buffer[256] = {};
@@ -137,6 +140,20 @@ struct Server::Impl {
     co_return ErrorResponse(500, "internal error; see the collector's log");
   }
 
+  // Reads and discards what the client is still sending after a refused request, for a short
+  // while: closing a socket with unread data resets the connection, and the client, still writing
+  // its body, would never read the answer.
+  asio::awaitable<void> Drain(Stream& stream) {
+    beast::get_lowest_layer(stream).expires_after(kDrainTimeout);
+    std::vector<char> sink(64 * 1024);
+    std::size_t drained = 0;
+    boost::system::error_code ec;
+    while (!ec && drained < kMaxDrainBytes) {
+      drained +=
+          co_await stream.async_read_some(asio::buffer(sink), redirect_error(use_awaitable, ec));
+    }
+  }
+
   asio::awaitable<void> Session(tcp::socket socket, bool agent) {
     Stream stream(std::move(socket), agent ? agent_ctx : admin_ctx);
     const char* listener = agent ? "agent" : "admin";
@@ -197,7 +214,11 @@ struct Server::Impl {
       res.prepare_payload();
       beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
       co_await http::async_write(stream, res, redirect_error(use_awaitable, ec));
-      if (ec || close) break;
+      if (ec) break;
+      if (close) {
+        if (!parser.is_done()) co_await Drain(stream);
+        break;
+      }
     }
     beast::get_lowest_layer(stream).expires_after(kShutdownTimeout);
     co_await stream.async_shutdown(redirect_error(use_awaitable, ec));

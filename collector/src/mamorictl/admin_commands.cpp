@@ -374,6 +374,23 @@ int EventsCommand(const std::vector<std::string>& args, std::ostream& out, const
   return kExitOk;
 }
 
+int PolicyPushCommand(const std::vector<std::string>& args, std::ostream& out,
+                      const GetEnv& getenv) {
+  Common c;
+  std::string bundle_path;
+  po::options_description options;
+  AddCommon(options, c);
+  options.add_options()("bundle", po::value(&bundle_path)->required(), "signed bundle file");
+  po::positional_options_description positional;
+  positional.add("bundle", 1);
+  Parse(args, options, positional);
+  const std::string bundle = ReadFile(bundle_path, kMaxBundleFileBytes, "bundle");
+  const json::object r = Call(Connect(c, getenv), "POST", "/v1/admin/policy", bundle).as_object();
+  out << "stored policy version " << Field(r, "version") << " (sha256 " << Field(r, "hash")
+      << ")\n";
+  return kExitOk;
+}
+
 template <class F>
 int Guard(std::ostream& err, F&& body) {
   try {
@@ -395,38 +412,23 @@ int Guard(std::ostream& err, F&& body) {
 
 }  // namespace
 
-bool IsAdminArea(std::string_view area) {
+bool IsAdminCommand(const std::vector<std::string>& args) {
+  if (args.empty()) return false;
+  const std::string& area = args[0];
+  if (area == "policy") return args.size() >= 2 && args[1] == "push";
   return area == "token" || area == "terminal" || area == "fleet" || area == "events";
 }
 
 int RunAdminCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                     const GetEnv& getenv) {
   return Guard(err, [&]() -> int {
-    if (args.empty() || !IsAdminArea(args[0])) throw UsageError("unknown area");
+    if (!IsAdminCommand(args)) throw UsageError("unknown command");
+    if (args[0] == "policy") return PolicyPushCommand({args.begin() + 2, args.end()}, out, getenv);
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "token") return TokenCommand(rest, out, getenv);
     if (args[0] == "terminal") return TerminalCommand(rest, out, getenv);
     if (args[0] == "fleet") return FleetCommand(rest, out, getenv);
     return EventsCommand(rest, out, getenv);
-  });
-}
-
-int RunPolicyPush(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-                  const GetEnv& getenv) {
-  return Guard(err, [&]() -> int {
-    Common c;
-    std::string bundle_path;
-    po::options_description options;
-    AddCommon(options, c);
-    options.add_options()("bundle", po::value(&bundle_path)->required(), "signed bundle file");
-    po::positional_options_description positional;
-    positional.add("bundle", 1);
-    Parse(args, options, positional);
-    const std::string bundle = ReadFile(bundle_path, kMaxBundleFileBytes, "bundle");
-    const json::object r = Call(Connect(c, getenv), "POST", "/v1/admin/policy", bundle).as_object();
-    out << "stored policy version " << Field(r, "version") << " (sha256 " << Field(r, "hash")
-        << ")\n";
-    return kExitOk;
   });
 }
 

@@ -19,16 +19,12 @@ inline constexpr int kExitUnreachable = 6;  // connection, TLS or protocol failu
 
 using GetEnv = std::function<const char*(const char*)>;
 
-// True for the areas served here: token, terminal, fleet, events.
-bool IsAdminArea(std::string_view area);
+// True for the commands served here: the areas token, terminal, fleet and events, and
+// `policy push`. `args` starts with the area.
+bool IsAdminCommand(const std::vector<std::string>& args);
 
-// `args` starts with the area ("fleet", "terminal", …).
 int RunAdminCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                     const GetEnv& getenv);
-
-// `mamorictl policy push BUNDLE`: `args` starts after "push".
-int RunPolicyPush(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-                  const GetEnv& getenv);
 
 void PrintAdminUsage(std::ostream& out);
 

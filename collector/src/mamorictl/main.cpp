@@ -1,10 +1,12 @@
 // mamorictl: the command-line tool of IT staff and administrators.
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mamorictl/admin_commands.h"
 #include "mamorictl/policy_commands.h"
 
 namespace {
@@ -15,6 +17,8 @@ void PrintUsage(std::ostream& out) {
          "  policy   offline signing keys and signed policy bundles\n\n"
          "mamorictl policy:\n";
   mamori::ctl::PrintPolicyUsage(out);
+  out << "\nmamorictl against the collector:\n";
+  mamori::ctl::admin::PrintAdminUsage(out);
 }
 
 }  // namespace
@@ -29,6 +33,9 @@ int main(int argc, char** argv) {
     if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       PrintUsage(std::cout);
       return mamori::ctl::kExitOk;
+    }
+    if (mamori::ctl::admin::IsAdminCommand(args)) {
+      return mamori::ctl::admin::RunAdminCommand(args, std::cout, std::cerr, std::getenv);
     }
     if (args[0] == "policy") {
       return mamori::ctl::RunPolicyCommand(std::vector<std::string>(args.begin() + 1, args.end()));
