@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "fd.h"
 #include "mamori/platform/env.h"
 
 namespace mamori::platform {
@@ -20,27 +21,6 @@ namespace {
 Status SysError(const std::string& path, std::string_view what, int err) {
   return Status::Error(err, path + ": " + std::string(what) + ": " + std::strerror(err));
 }
-
-// Closes on scope exit; errors of close on read-only descriptors carry no information.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and reports the error: on some filesystems a failed write surfaces only here.
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 struct SplitPath {
   std::string dir;

@@ -11,24 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "fd.h"
 #include "mamori/platform/secure_dir.h"
 
 namespace mamori::platform {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status Errno(int err, const std::string& what) {
   return Status::Error(err, what + ": " + std::strerror(err));

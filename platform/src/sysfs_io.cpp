@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fd.h"
+
 namespace mamori::platform::sysfs {
 namespace {
 
@@ -16,20 +18,6 @@ Status Errno(std::string_view what, const std::string& path, int err) {
   return Status::Error(err, std::string(what) + " " + path + ": " + std::strerror(err) +
                                 " (errno " + std::to_string(err) + ")");
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
