@@ -29,7 +29,7 @@ target_link_libraries(mamori_collector_server PUBLIC mamori::collector OpenSSL::
 add_executable(mamori-collector src/collector/main.cpp)
 target_include_directories(mamori-collector PRIVATE src)
 target_link_libraries(mamori-collector PRIVATE mamori_collector_server Boost::program_options)
-install(TARGETS mamori-collector RUNTIME DESTINATION bin)
+install(TARGETS mamori-collector RUNTIME DESTINATION bin COMPONENT collector)
 
 # The HTTPS client of mamorictl and agents (one Beast translation unit of its own).
 add_library(mamori_collector_client
