@@ -1,10 +1,15 @@
 # mamori-collector: the central service. Included from collector/CMakeLists.txt.
 find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)
 find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json program_options)
 
 add_library(mamori_collector
   src/collector/sqlite_db.cpp
   src/collector/sqlite_store.cpp
+  src/collector/pg_conn.cpp
+  src/collector/postgres_store.cpp
+  src/collector/policy_watch.cpp
+  src/collector/open_store.cpp
   src/collector/tokens.cpp
   src/collector/ca.cpp
   src/collector/json_fields.cpp
@@ -17,7 +22,8 @@ add_library(mamori_collector
 )
 add_library(mamori::collector ALIAS mamori_collector)
 target_include_directories(mamori_collector PUBLIC include PRIVATE src)
-target_link_libraries(mamori_collector PUBLIC mamori::policy Boost::json OpenSSL::Crypto SQLite::SQLite3)
+target_link_libraries(mamori_collector PUBLIC mamori::policy Boost::json OpenSSL::Crypto SQLite::SQLite3
+  PostgreSQL::PostgreSQL)
 
 # The Beast/Asio translation unit compiles slowly; it is the only one of the server.
 add_library(mamori_collector_server

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   clang-14 libclang-rt-14-dev clang-format-14
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libpq-dev libusb-1.0-0-dev libudev-dev libsystemd-dev
+  libssl-dev libsqlite3-dev libpq-dev postgresql-15 libusb-1.0-0-dev libudev-dev libsystemd-dev
   liboath-dev libpam0g-dev libqrencode-dev libpng-dev
   libpam-wrapper libnss-wrapper pamtester libpam-oath oathtool zbar-tools
   libgtest-dev libgmock-dev libbenchmark-dev

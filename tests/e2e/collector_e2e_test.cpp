@@ -1,5 +1,7 @@
 // The real collector over real TLS on loopback: certificates made at test time, CSRs made with
-// OpenSSL as a terminal would, the admin side driven through mamorictl's commands.
+// OpenSSL as a terminal would, the admin side driven through mamorictl's commands. Every test runs
+// against both stores (a SQLite file, a database on the private PostgreSQL server); several
+// collectors on one PostgreSQL database are tested at the end.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -18,11 +20,12 @@
 
 #include "collector_process.h"
 #include "mamori/collector/client.h"
-#include "mamori/collector/sqlite_store.h"
+#include "mamori/collector/postgres_store.h"
 #include "mamori/policy/bundle.h"
 #include "mamori/policy/document.h"
 #include "mamori/policy/signing.h"
 #include "mamorictl/admin_commands.h"
+#include "test_database.h"
 #include "test_pki.h"
 
 namespace mamori::collector {
@@ -30,6 +33,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using mamori::testing::Backend;
 using mamori::testing::CollectorProcess;
 using mamori::testing::KeyKind;
 using mamori::testing::MakeCsr;
@@ -59,18 +63,14 @@ std::string BundleFor(std::uint64_t version) {
   return policy::SerializeBundle(policy::SignPolicy(policy::Canonicalize(*parsed.policy), keys));
 }
 
-class CollectorE2e : public ::testing::Test {
+class CollectorE2e : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/mamori-e2e-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    const std::string config = R"({"database":")" + (dir_ / "collector.db").string() +
-                               R"(","agent_port":0,"admin_port":0,"agent_max_body_bytes":)" +
-                               std::to_string(kAgentBodyLimit) +
-                               R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10,)"
-                               R"("handshake_timeout_seconds":2})";
-    collector_ = std::make_unique<CollectorProcess>(dir_, config);
+    database_ = mamori::testing::TestDatabase::Create(GetParam(), dir_);
+    collector_ = std::make_unique<CollectorProcess>(dir_, Config(database_->uri()));
     admin_token_ = collector_->CreateApiToken("admin");
     ca_pem_ = collector_->CaPem();
     ca_file_ = (dir_ / "ca.pem").string();
@@ -81,7 +81,17 @@ class CollectorE2e : public ::testing::Test {
   void TearDown() override {
     collector_->Stop();
     if (HasFailure()) std::cerr << "collector log:\n" << collector_->Log();
+    collector_.reset();
+    database_.reset();
     fs::remove_all(dir_);
+  }
+
+  static std::string Config(const std::string& database) {
+    return R"({"database":")" + database +
+           R"(","agent_port":0,"admin_port":0,"agent_max_body_bytes":)" +
+           std::to_string(kAgentBodyLimit) +
+           R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10,)"
+           R"("handshake_timeout_seconds":2})";
   }
 
   ClientOptions Admin(const std::string& token) const {
@@ -164,13 +174,14 @@ class CollectorE2e : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::unique_ptr<mamori::testing::TestDatabase> database_;
   std::unique_ptr<CollectorProcess> collector_;
   std::string admin_token_;
   std::string ca_pem_;
   std::string ca_file_;
 };
 
-TEST_F(CollectorE2e, EnrollReportAndReadItBackThroughMamorictl) {
+TEST_P(CollectorE2e, EnrollReportAndReadItBackThroughMamorictl) {
   std::string out;
   ASSERT_EQ(Ctl({"token", "create", "--group", "shimin-ka", "--uses", "2", "--expires", "7d",
                  "--format", "json"},
@@ -231,7 +242,7 @@ TEST_F(CollectorE2e, EnrollReportAndReadItBackThroughMamorictl) {
   EXPECT_NE(installed.out.find(agent.id), std::string::npos) << installed.out;
 }
 
-TEST_F(CollectorE2e, ResentSequenceIsNotStoredTwice) {
+TEST_P(CollectorE2e, ResentSequenceIsNotStoredTwice) {
   Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
   for (int i = 0; i < 3; ++i) {
     const auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1));
@@ -243,7 +254,7 @@ TEST_F(CollectorE2e, ResentSequenceIsNotStoredTwice) {
   EXPECT_EQ(ParseBody(events)["events"].as_array().size(), 1u);
 }
 
-TEST_F(CollectorE2e, PolicyPushWakesALongPoll) {
+TEST_P(CollectorE2e, PolicyPushWakesALongPoll) {
   Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
   ClientOptions poll_client = agent.client;
   poll_client.timeout_seconds = 30;
@@ -275,7 +286,7 @@ TEST_F(CollectorE2e, PolicyPushWakesALongPoll) {
   EXPECT_EQ(behind.body, bundle);
 }
 
-TEST_F(CollectorE2e, MalformedBundlesAreRefused) {
+TEST_P(CollectorE2e, MalformedBundlesAreRefused) {
   const std::string good = BundleFor(9);
   json::object unsigned_bundle = json::parse(good).as_object();
   unsigned_bundle["signatures"] = json::array();
@@ -291,7 +302,7 @@ TEST_F(CollectorE2e, MalformedBundlesAreRefused) {
   EXPECT_EQ(HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/policy", good).status, 201);
 }
 
-TEST_F(CollectorE2e, RevokedTerminalIsRefusedAtOnce) {
+TEST_P(CollectorE2e, RevokedTerminalIsRefusedAtOnce) {
   Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
   ASSERT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
   std::string out, err;
@@ -306,7 +317,7 @@ TEST_F(CollectorE2e, RevokedTerminalIsRefusedAtOnce) {
   EXPECT_NE(out.find("revoked"), std::string::npos) << out;
 }
 
-TEST_F(CollectorE2e, ItReadTokenCannotCallAdminEndpoints) {
+TEST_P(CollectorE2e, ItReadTokenCannotCallAdminEndpoints) {
   const auto created = HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/tokens",
                                     R"({"kind":"api","role":"it-read","label":"helpdesk"})");
   ASSERT_EQ(created.status, 201);
@@ -335,7 +346,7 @@ TEST_F(CollectorE2e, ItReadTokenCannotCallAdminEndpoints) {
   EXPECT_EQ(HttpsRequest(Admin(EnrollmentToken("g", 1)), "GET", "/v1/fleet", "").status, 401);
 }
 
-TEST_F(CollectorE2e, TerminalACannotPostAsB) {
+TEST_P(CollectorE2e, TerminalACannotPostAsB) {
   const std::string token = EnrollmentToken("g", 2);
   Agent a = Enroll(token, "machine-a");
   Agent b = Enroll(token, "machine-b");
@@ -359,7 +370,7 @@ TEST_F(CollectorE2e, TerminalACannotPostAsB) {
   EXPECT_EQ(ParseBody(still_b)["last_sequence"], 0);
 }
 
-TEST_F(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
+TEST_P(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
   Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
   auto r = HttpsRequest(agent.client, "POST", "/v1/reports", "{\"sequence\":");
   EXPECT_EQ(r.status, 400);
@@ -401,7 +412,7 @@ TEST_F(CollectorE2e, MalformedAndOversizedRequestsGetJsonErrors) {
   EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
 }
 
-TEST_F(CollectorE2e, SilentClientIsDroppedAfterTheHandshakeTimeout) {
+TEST_P(CollectorE2e, SilentClientIsDroppedAfterTheHandshakeTimeout) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in address{};
@@ -423,7 +434,7 @@ TEST_F(CollectorE2e, SilentClientIsDroppedAfterTheHandshakeTimeout) {
   EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
 }
 
-TEST_F(CollectorE2e, CloneIsRecordedAndFlaggedNotMerged) {
+TEST_P(CollectorE2e, CloneIsRecordedAndFlaggedNotMerged) {
   const std::string token = EnrollmentToken("g", 3);
   Agent original = Enroll(token, "5f2b9c0d1e");
   json::object response;
@@ -441,7 +452,7 @@ TEST_F(CollectorE2e, CloneIsRecordedAndFlaggedNotMerged) {
   EXPECT_NE(metrics.body.find("mamori_cloned_enrollments_total 1"), std::string::npos);
 }
 
-TEST_F(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
+TEST_P(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
   Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
   std::atomic<std::uint64_t> highest_ack{0};
   std::atomic<bool> stop{false};
@@ -464,7 +475,7 @@ TEST_F(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
   ASSERT_GE(acked, 20u);
 
   {
-    auto store = OpenSqliteStore(collector_->database().string());
+    auto store = OpenStore(database_->uri());
     for (std::uint64_t seq = 1; seq <= acked; ++seq) {
       EXPECT_TRUE(store->HasReport(agent.id, seq)) << "acknowledged report " << seq << " lost";
     }
@@ -485,6 +496,85 @@ TEST_F(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
   EXPECT_GE(per_sequence.size(), acked + 1);
   for (const auto& [seq, count] : per_sequence) EXPECT_EQ(count, 1) << "sequence " << seq;
 }
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, CollectorE2e, ::testing::Values(Backend::kSqlite),
+                         [](const auto&) { return std::string("Sqlite"); });
+INSTANTIATE_TEST_SUITE_P(Postgres, CollectorE2e, ::testing::Values(Backend::kPostgres),
+                         [](const auto&) { return std::string("Postgres"); });
+
+// A second collector on the same PostgreSQL database. Its connection string carries a password
+// (the test server's trust authentication ignores it), which must never reach its log.
+class TwoCollectors : public CollectorE2e {
+ protected:
+  static constexpr const char* kPassword = "pw-never-logged-5b1c";
+
+  void SetUp() override {
+    CollectorE2e::SetUp();
+    if (HasFatalFailure()) return;
+    const std::string uri = database_->uri();
+    ASSERT_EQ(uri.rfind("postgresql://", 0), 0u);
+    const std::string with_password =
+        "postgresql://postgres:" + std::string(kPassword) + "@" + uri.substr(13);
+    fs::create_directory(dir_ / "b");
+    other_ = std::make_unique<CollectorProcess>(dir_ / "b", Config(with_password));
+    other_->Start();
+  }
+
+  void TearDown() override {
+    if (other_) {
+      other_->Stop();
+      if (HasFailure()) std::cerr << "second collector log:\n" << other_->Log();
+      other_.reset();
+    }
+    CollectorE2e::TearDown();
+  }
+
+  ClientOptions OnOther(ClientOptions options, bool admin) const {
+    options.url = admin ? other_->admin_url() : other_->agent_url();
+    return options;
+  }
+
+  std::unique_ptr<CollectorProcess> other_;
+};
+
+TEST_P(TwoCollectors, ServeOneFleetAndAPushThroughOneWakesALongPollOnTheOther) {
+  // Enrolled through the first; its certificate is good at the second (the CA is in the database).
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  ASSERT_EQ(HttpsRequest(OnOther(agent.client, false), "POST", "/v1/reports", ReportBody(1)).status,
+            200);
+  // The first sees that report: a resend through it is a duplicate.
+  const auto resent = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1));
+  ASSERT_EQ(resent.status, 200);
+  EXPECT_EQ(ParseBody(resent)["duplicate"], true);
+
+  ClientOptions poll_client = OnOther(agent.client, false);
+  poll_client.timeout_seconds = 30;
+  const auto started = std::chrono::steady_clock::now();
+  auto poll = std::async(std::launch::async, [&] {
+    return HttpsRequest(poll_client, "GET", "/v1/policy?after=0&wait=15", "");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string bundle = BundleFor(11);
+  ASSERT_EQ(HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/policy", bundle).status, 201);
+  const ClientResponse got = poll.get();
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, bundle);
+  // Well within the collector's 10 s safety-net recheck: the notification woke it.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
+
+  // Revoked through the second, refused at once by the first.
+  const auto revoked = HttpsRequest(OnOther(Admin(admin_token_), true), "POST",
+                                    "/v1/admin/terminals/" + agent.id + "/revoke", "");
+  EXPECT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(2)).status, 403);
+
+  const std::string log = other_->Log();
+  EXPECT_EQ(log.find(kPassword), std::string::npos) << log;
+  EXPECT_NE(log.find("\"database\":\"postgresql://postgres@"), std::string::npos) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, TwoCollectors, ::testing::Values(Backend::kPostgres),
+                         [](const auto&) { return std::string("Postgres"); });
 
 }  // namespace
 }  // namespace mamori::collector

@@ -23,7 +23,7 @@ RunResult RunProgram(const std::vector<std::string>& argv);
 
 class CollectorProcess {
  public:
-  // `config_json` is written to dir/collector.json; the database is dir/collector.db.
+  // `config_json` is written to dir/collector.json; its `database` says where the data is.
   CollectorProcess(std::filesystem::path dir, std::string config_json);
   ~CollectorProcess();
 
@@ -36,7 +36,6 @@ class CollectorProcess {
   std::string CaPem() const;
   std::string agent_url() const { return "https://127.0.0.1:" + std::to_string(agent_port_); }
   std::string admin_url() const { return "https://localhost:" + std::to_string(admin_port_); }
-  std::filesystem::path database() const { return dir_ / "collector.db"; }
   std::string Log() const;
 
  private:

@@ -1,29 +1,45 @@
+// The store's contract, run against both backends: SQLite files in temp directories and databases
+// on the private PostgreSQL server. Then what only one backend has.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
+#include "mamori/collector/postgres_store.h"
 #include "mamori/collector/sqlite_store.h"
 #include "mamori/collector/tokens.h"
+#include "test_database.h"
 
 namespace mamori::collector {
 namespace {
 
 namespace fs = std::filesystem;
+using mamori::testing::Backend;
+using mamori::testing::TestDatabase;
 
-class StoreTest : public ::testing::Test {
+fs::path MakeTempDir() {
+  char pattern[] = "/tmp/mamori-store-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/mamori-store-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    path_ = (dir_ / "collector.db").string();
-    store_ = OpenSqliteStore(path_);
+    dir_ = MakeTempDir();
+    db_ = TestDatabase::Create(GetParam(), dir_);
+    store_ = OpenStore(db_->uri());
   }
   void TearDown() override {
     store_.reset();
+    db_.reset();
     fs::remove_all(dir_);
+  }
+
+  int SchemaVersion() const {
+    return GetParam() == Backend::kSqlite ? SqliteSchemaVersion() : PostgresSchemaVersion();
   }
 
   std::string AddToken(const std::string& group, int uses, UnixTime expires_at) {
@@ -41,55 +57,35 @@ class StoreTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::string path_;
+  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(StoreTest, UsesWalAndRecordsTheSchemaVersion) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
-  sqlite3_finalize(stmt);
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_migrations", -1, &stmt, nullptr),
-      SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), SqliteSchemaVersion());
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+TEST_P(StoreTest, RecordsTheSchemaVersion) {
+  EXPECT_EQ(db_->Query("SELECT MAX(version) FROM schema_migrations"),
+            std::to_string(SchemaVersion()));
 }
 
-TEST_F(StoreTest, ReopeningKeepsDataAndDoesNotReapplyMigrations) {
+TEST_P(StoreTest, ReopeningKeepsDataAndDoesNotReapplyMigrations) {
   const std::string token = AddToken("shimin-ka", 1, 5000);
   store_.reset();
-  store_ = OpenSqliteStore(path_);
+  store_ = OpenStore(db_->uri());
   EXPECT_TRUE(store_->FindEnrollmentToken(token));
+  EXPECT_EQ(db_->Query("SELECT COUNT(*) FROM schema_migrations"), std::to_string(SchemaVersion()));
 }
 
-TEST_F(StoreTest, RefusesADatabaseFromANewerSchema) {
+TEST_P(StoreTest, RefusesADatabaseFromANewerSchema) {
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations (version) VALUES (999)", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
-  EXPECT_THROW(OpenSqliteStore(path_), StoreError);
-}
-
-TEST_F(StoreTest, UnopenablePathNamesTheFile) {
+  db_->Query("INSERT INTO schema_migrations (version) VALUES (999)");
   try {
-    OpenSqliteStore((dir_ / "missing" / "x.db").string());
+    OpenStore(db_->uri());
     FAIL() << "expected StoreError";
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("missing/x.db"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("schema version 999"), std::string::npos) << e.what();
   }
 }
 
-TEST_F(StoreTest, EnrollmentTokenIsStoredHashedAndConsumedPerUse) {
+TEST_P(StoreTest, EnrollmentTokenIsStoredHashedAndConsumedPerUse) {
   const NewToken t = GenerateToken(kEnrollmentTokenPrefix);
   store_->CreateEnrollmentToken({t.id, "zeimu-ka", 2, 5000, 100}, t.secret_hash);
   auto found = store_->FindEnrollmentToken(t.id);
@@ -108,7 +104,7 @@ TEST_F(StoreTest, EnrollmentTokenIsStoredHashedAndConsumedPerUse) {
   EXPECT_EQ(store_->FindEnrollmentToken(t.id)->first.uses_left, 0);
 }
 
-TEST_F(StoreTest, ExpiredOrUnknownTokenEnrollsNothing) {
+TEST_P(StoreTest, ExpiredOrUnknownTokenEnrollsNothing) {
   const std::string token = AddToken("g", 5, 1000);
   EXPECT_EQ(store_->Enroll(token, {"t-a", "m", "c", "k", "h", "s", "o"}, 1000).status,
             EnrollStatus::kTokenExpired);
@@ -118,7 +114,7 @@ TEST_F(StoreTest, ExpiredOrUnknownTokenEnrollsNothing) {
   EXPECT_EQ(store_->FindEnrollmentToken(token)->first.uses_left, 5);
 }
 
-TEST_F(StoreTest, SameMachineIdUnderAnotherKeyIsAFlaggedCloneNotAMerge) {
+TEST_P(StoreTest, SameMachineIdUnderAnotherKeyIsAFlaggedCloneNotAMerge) {
   const std::string token = AddToken("g", 5, 5000);
   EnrollOk(token, "t-orig", "machine-1", "key-1");
   const Terminal clone = EnrollOk(token, "t-clone", "machine-1", "key-2");
@@ -130,7 +126,7 @@ TEST_F(StoreTest, SameMachineIdUnderAnotherKeyIsAFlaggedCloneNotAMerge) {
   EXPECT_FALSE(EnrollOk(token, "t-again", "machine-1", "key-1").cloned);
 }
 
-TEST_F(StoreTest, RevokeMarksOnlyThatTerminal) {
+TEST_P(StoreTest, RevokeMarksOnlyThatTerminal) {
   const std::string token = AddToken("g", 5, 5000);
   EnrollOk(token, "t-a", "m-a", "k-a");
   EnrollOk(token, "t-b", "m-b", "k-b");
@@ -140,7 +136,7 @@ TEST_F(StoreTest, RevokeMarksOnlyThatTerminal) {
   EXPECT_FALSE(store_->FindTerminal("t-b")->revoked);
 }
 
-TEST_F(StoreTest, ApiTokensKeepTheirRole) {
+TEST_P(StoreTest, ApiTokensKeepTheirRole) {
   const NewToken t = GenerateToken(kApiTokenPrefix);
   store_->CreateApiToken({t.id, Role::kItRead, "helpdesk", 7}, t.secret_hash);
   auto found = store_->FindApiToken(t.id);
@@ -162,7 +158,7 @@ Report MakeReport(std::uint64_t seq, std::string usb_result, std::string observe
   return r;
 }
 
-TEST_F(StoreTest, ResentSequenceIsStoredOnce) {
+TEST_P(StoreTest, ResentSequenceIsStoredOnce) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
   EXPECT_EQ(store_->IngestReport("t-a", MakeReport(1, "pass"), 2000), 1u);
   EXPECT_EQ(store_->IngestReport("t-a", MakeReport(2, "pass"), 2001), 2u);
@@ -178,7 +174,7 @@ TEST_F(StoreTest, ResentSequenceIsStoredOnce) {
   EXPECT_EQ(t.policy_version, 7u);
 }
 
-TEST_F(StoreTest, ALateOlderReportAddsEventsButKeepsNewerStatus) {
+TEST_P(StoreTest, ALateOlderReportAddsEventsButKeepsNewerStatus) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
   store_->IngestReport("t-a", MakeReport(5, "pass"), 2000);
   EXPECT_EQ(store_->IngestReport("t-a", MakeReport(4, "fail"), 2001), 5u);
@@ -186,7 +182,7 @@ TEST_F(StoreTest, ALateOlderReportAddsEventsButKeepsNewerStatus) {
   EXPECT_EQ(store_->Events(0, 100).size(), 2u);
 }
 
-TEST_F(StoreTest, CheckHistoryAndFirstFailedTime) {
+TEST_P(StoreTest, CheckHistoryAndFirstFailedTime) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
   store_->IngestReport("t-a", MakeReport(1, "pass", "0"), 2000);
   store_->IngestReport("t-a", MakeReport(2, "fail", "1"), 2100);
@@ -216,7 +212,7 @@ TEST_F(StoreTest, CheckHistoryAndFirstFailedTime) {
   EXPECT_EQ(history.size(), 5u);
 }
 
-TEST_F(StoreTest, FleetCountsResults) {
+TEST_P(StoreTest, FleetCountsResults) {
   const std::string token = AddToken("g", 2, 5000);
   EnrollOk(token, "t-a", "m-a", "k-a");
   EnrollOk(token, "t-b", "m-b", "k-b");
@@ -230,7 +226,7 @@ TEST_F(StoreTest, FleetCountsResults) {
   EXPECT_FALSE(fleet[1].terminal.last_seen);
 }
 
-TEST_F(StoreTest, EventsSinceTime) {
+TEST_P(StoreTest, EventsSinceTime) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
   for (std::uint64_t s = 1; s <= 4; ++s) store_->IngestReport("t-a", MakeReport(s, "pass"), 2000);
   auto events = store_->Events(1503, 100);
@@ -243,7 +239,7 @@ TEST_F(StoreTest, EventsSinceTime) {
   EXPECT_EQ(store_->Events(0, 1).size(), 1u);
 }
 
-TEST_F(StoreTest, PolicyVersionsOnlyMoveUpIncludingAbove2To63) {
+TEST_P(StoreTest, PolicyVersionsOnlyMoveUpIncludingAbove2To63) {
   EXPECT_FALSE(store_->LatestPolicy());
   EXPECT_EQ(store_->StorePolicy({7, "h7", "bundle7", 1}), PolicyStoreStatus::kStored);
   EXPECT_EQ(store_->StorePolicy({7, "h7b", "other", 2}), PolicyStoreStatus::kNotNewer);
@@ -255,14 +251,14 @@ TEST_F(StoreTest, PolicyVersionsOnlyMoveUpIncludingAbove2To63) {
   EXPECT_EQ(store_->LatestPolicy()->version, big);
 }
 
-TEST_F(StoreTest, SettingIsWrittenOnce) {
+TEST_P(StoreTest, SettingIsWrittenOnce) {
   EXPECT_EQ(store_->PutSettingIfAbsent("ca", std::string("a\0b", 3)), std::string("a\0b", 3));
   EXPECT_EQ(store_->PutSettingIfAbsent("ca", "other"), std::string("a\0b", 3));
   EXPECT_EQ(store_->Setting("ca"), std::string("a\0b", 3));
   EXPECT_FALSE(store_->Setting("none"));
 }
 
-TEST_F(StoreTest, AFailedTransactionLeavesNothing) {
+TEST_P(StoreTest, AFailedTransactionLeavesNothing) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
   // An out-of-range sequence fails inside the transaction after nothing was written.
   Report bad = MakeReport(std::uint64_t{1} << 63, "pass");
@@ -272,6 +268,166 @@ TEST_F(StoreTest, AFailedTransactionLeavesNothing) {
   EXPECT_THROW(store_->Enroll(token, {"t-a", "m2", "c", "k2", "h", "s", "o"}, 1000), StoreError);
   EXPECT_EQ(store_->FindEnrollmentToken(token)->first.uses_left, 1);
   EXPECT_TRUE(store_->Events(0, 10).empty());
+}
+
+// Two stores on one database stand for two collectors: each is a connection of its own.
+TEST_P(StoreTest, ConcurrentReportsFromTwoStoresStoreEachSequenceOnce) {
+  EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
+  auto other = OpenStore(db_->uri());
+  constexpr std::uint64_t kReports = 40;
+  auto send = [](Store& store) {
+    for (std::uint64_t seq = 1; seq <= kReports; ++seq) {
+      store.IngestReport("t-a", MakeReport(seq, seq % 2 ? "pass" : "fail"), 2000);
+    }
+  };
+  std::thread a(send, std::ref(*store_));
+  std::thread b(send, std::ref(*other));
+  a.join();
+  b.join();
+  EXPECT_EQ(store_->Events(0, 1000).size(), kReports);
+  EXPECT_EQ(store_->FindTerminal("t-a")->last_sequence, kReports);
+  EXPECT_EQ(store_->Checks("t-a")[1].result, "fail");  // the newest report's status
+}
+
+TEST_P(StoreTest, ConcurrentEnrollmentsTakeEachTokenUseOnceAndSeeEachOthersMachineIds) {
+  const std::string token = AddToken("g", 6, 5000);
+  auto other = OpenStore(db_->uri());
+  std::atomic<int> enrolled{0};
+  // Eight enrollments of one machine-id under eight keys, four through each store.
+  auto enroll = [&](Store& store, int first) {
+    for (int i = first; i < first + 4; ++i) {
+      const std::string id = "t-" + std::to_string(i);
+      const auto out = store.Enroll(
+          token, {id, "machine-x", "c" + id, "key-" + std::to_string(i), "h", "s", "o"}, 1000);
+      if (out.status == EnrollStatus::kOk) ++enrolled;
+    }
+  };
+  std::thread a(enroll, std::ref(*store_), 0);
+  std::thread b(enroll, std::ref(*other), 4);
+  a.join();
+  b.join();
+  EXPECT_EQ(enrolled, 6);
+  EXPECT_EQ(store_->FindEnrollmentToken(token)->first.uses_left, 0);
+  int originals = 0;
+  for (const FleetEntry& e : store_->Fleet()) originals += e.terminal.cloned ? 0 : 1;
+  EXPECT_EQ(originals, 1);  // the first to commit; every later one is flagged
+}
+
+TEST_P(StoreTest, ConcurrentPushesKeepOnlyHigherVersions) {
+  auto other = OpenStore(db_->uri());
+  std::atomic<int> stored{0};
+  auto push = [&](Store& store, std::uint64_t first) {
+    for (std::uint64_t v = first; v <= 60; v += 2) {
+      if (store.StorePolicy({v, "h", "b" + std::to_string(v), 1}) == PolicyStoreStatus::kStored) {
+        ++stored;
+      }
+    }
+  };
+  std::thread a(push, std::ref(*store_), 1);
+  std::thread b(push, std::ref(*other), 2);
+  a.join();
+  b.join();
+  EXPECT_EQ(store_->LatestPolicy()->version, 60u);
+  // Exactly the pushes answered "stored" are in the table.
+  EXPECT_EQ(db_->Query("SELECT COUNT(*) FROM policies"), std::to_string(stored.load()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Backend::kSqlite),
+                         [](const auto&) { return std::string("Sqlite"); });
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::Values(Backend::kPostgres),
+                         [](const auto&) { return std::string("Postgres"); });
+
+TEST(SqliteStore, UsesWal) {
+  const fs::path dir = MakeTempDir();
+  const std::string path = (dir / "collector.db").string();
+  OpenSqliteStore(path);
+  auto db = TestDatabase::Create(Backend::kSqlite, dir);
+  EXPECT_EQ(db->Query("PRAGMA journal_mode"), "wal");
+  fs::remove_all(dir);
+}
+
+TEST(SqliteStore, UnopenablePathNamesTheFile) {
+  const fs::path dir = MakeTempDir();
+  try {
+    OpenStore((dir / "missing" / "x.db").string());
+    ADD_FAILURE() << "expected StoreError";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing/x.db"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(PostgresStore, UnreachableServerNamesTheDatabaseButNotThePassword) {
+  const fs::path dir = MakeTempDir();
+  try {
+    OpenStore("postgresql://mamori:s3cret-pw@/fleetdb?host=" + (dir / "nothing").string() +
+              "&port=5999");
+    ADD_FAILURE() << "expected StoreError";
+  } catch (const StoreError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("postgresql://mamori@"), std::string::npos) << message;
+    EXPECT_NE(message.find(":5999/fleetdb"), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+  }
+  EXPECT_EQ(DescribeDatabase("postgresql://u:pw@db.example.lg.jp:6432/fleet"),
+            "postgresql://u@db.example.lg.jp:6432/fleet");
+  EXPECT_EQ(DescribeDatabase("/var/lib/mamori-collector/collector.db"),
+            "/var/lib/mamori-collector/collector.db");
+  fs::remove_all(dir);
+}
+
+TEST(PostgresStore, StorePolicyNotifiesListenersAtCommit) {
+  const fs::path dir = MakeTempDir();
+  auto db = TestDatabase::Create(Backend::kPostgres, dir);
+  auto store = OpenStore(db->uri());
+  std::atomic<int> calls{0};
+  {
+    // A recheck far beyond the test's wait: only the notification can wake it in time.
+    PolicyWatch watch(db->uri(), std::chrono::seconds(60), [&calls] { ++calls; });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (calls == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(calls, 1);  // the call after LISTEN, for whatever was stored before
+    ASSERT_EQ(store->StorePolicy({3, "h", "b", 1}), PolicyStoreStatus::kStored);
+    while (calls == 1 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(calls, 2);
+    // A refused push commits nothing and notifies nobody.
+    EXPECT_EQ(store->StorePolicy({2, "h", "b", 1}), PolicyStoreStatus::kNotNewer);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(calls, 2);
+  }
+  store.reset();
+  db.reset();
+  fs::remove_all(dir);
+}
+
+TEST(PostgresStore, WatchRechecksWithoutANotification) {
+  const fs::path dir = MakeTempDir();
+  auto db = TestDatabase::Create(Backend::kPostgres, dir);
+  auto store = OpenStore(db->uri());
+  std::atomic<int> calls{0};
+  {
+    PolicyWatch watch(db->uri(), std::chrono::milliseconds(200), [&calls] { ++calls; });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (calls == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(calls, 1);
+    // Stored behind the store's back, as if its notification had been lost.
+    db->Query("INSERT INTO policies (version, hash, bundle, stored_at) VALUES (5, 'h', 'b', 1)");
+    while (calls == 1 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(calls, 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_EQ(calls, 2);  // no change, no wake-up
+  }
+  store.reset();
+  db.reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace

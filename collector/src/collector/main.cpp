@@ -5,14 +5,15 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "collector/log.h"
 #include "mamori/collector/api.h"
 #include "mamori/collector/ca.h"
 #include "mamori/collector/config.h"
+#include "mamori/collector/postgres_store.h"
 #include "mamori/collector/server.h"
-#include "mamori/collector/sqlite_store.h"
 #include "mamori/collector/tokens.h"
 
 namespace po = boost::program_options;
@@ -24,6 +25,9 @@ constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 3;
 constexpr int kExitRuntime = 1;
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
+// How often a collector on PostgreSQL looks at the latest policy version even without a
+// notification: the bound on a long-poll's delay if a notification is ever lost.
+constexpr std::chrono::seconds kPolicyRecheck{10};
 
 UnixTime Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -57,7 +61,12 @@ int Serve(const CollectorConfig& config, Store& store) {
   Api api(store, ca, metrics, config.api, Now);
   Server server(api, metrics, config.server, credentials, ca.cert_pem());
   server.Bind();
-  Log("info", "collector started", {{"database", config.database}});
+  // On a shared database a policy may be pushed through another collector.
+  std::optional<PolicyWatch> watch;
+  if (IsPostgresUri(config.database)) {
+    watch.emplace(config.database, kPolicyRecheck, [&server] { server.WakePolicyWaiters(); });
+  }
+  Log("info", "collector started", {{"database", DescribeDatabase(config.database)}});
   server.Run();
   return 0;
 }
@@ -73,7 +82,7 @@ int main(int argc, char** argv) {
   int agent_port = -1, admin_port = -1;
   options.add_options()("help,h", "show this help")(
       "config", po::value(&config_path), "JSON configuration file (see collector/README.md)")(
-      "database", po::value(&database), "SQLite database file (overrides the config)")(
+      "database", po::value(&database), "SQLite file or postgresql:// URI (overrides the config)")(
       "agent-port", po::value(&agent_port), "agent listener port (0: any free port)")(
       "admin-port", po::value(&admin_port), "admin listener port (0: any free port)")(
       "server-name", po::value(&server_names), "name or IP in the server certificate (repeat)")(
@@ -121,7 +130,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   try {
-    auto store = OpenSqliteStore(config.database);
+    auto store = OpenStore(config.database);
     if (command == "serve") return Serve(config, *store);
     if (command == "ca-cert") {
       std::cout << CertificateAuthority::LoadOrCreate(*store, Now()).cert_pem();

@@ -258,6 +258,10 @@ void Server::Bind() {
 std::uint16_t Server::agent_port() const { return impl_->agent_acceptor.local_endpoint().port(); }
 std::uint16_t Server::admin_port() const { return impl_->admin_acceptor.local_endpoint().port(); }
 
+void Server::WakePolicyWaiters() {
+  asio::post(impl_->ioc, [impl = impl_.get()] { impl->WakePolicyWaiters(); });
+}
+
 void Server::Run() {
   Impl& impl = *impl_;
   asio::signal_set signals(impl.ioc, SIGINT, SIGTERM);

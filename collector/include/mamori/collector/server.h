@@ -42,6 +42,9 @@ class Server {
   std::uint16_t admin_port() const;
   // Serves until SIGINT or SIGTERM.
   void Run();
+  // Makes every waiting policy long-poll look at the store again; callable from any thread (a
+  // policy stored through another collector on the same database).
+  void WakePolicyWaiters();
 
  private:
   struct Impl;

@@ -1,0 +1,484 @@
+#include "mamori/collector/postgres_store.h"
+
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "collector/pg_conn.h"
+
+namespace mamori::collector {
+namespace {
+
+using pg::Bytes;
+using pg::Int;
+using pg::Null;
+using pg::OptInt;
+using pg::Result;
+using pg::Text;
+
+// Each entry is one schema version; a database records the versions it has applied, and each is
+// applied in one transaction together with that record. Identifiers sort bytewise ("C"), as in
+// SQLite, whatever the database's locale.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE enrollment_tokens (
+  id TEXT COLLATE "C" PRIMARY KEY, secret_hash BYTEA NOT NULL, grp TEXT NOT NULL,
+  uses_left INTEGER NOT NULL, expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE api_tokens (
+  id TEXT COLLATE "C" PRIMARY KEY, secret_hash BYTEA NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('it-read', 'admin')), label TEXT NOT NULL,
+  created_at BIGINT NOT NULL);
+CREATE TABLE terminals (
+  id TEXT COLLATE "C" PRIMARY KEY, grp TEXT NOT NULL, machine_id TEXT NOT NULL,
+  cert_fingerprint TEXT NOT NULL, key_fingerprint TEXT NOT NULL, hostname TEXT NOT NULL,
+  serial TEXT NOT NULL, os TEXT NOT NULL, enrolled_at BIGINT NOT NULL, last_seen BIGINT,
+  revoked BOOLEAN NOT NULL DEFAULT FALSE, cloned BOOLEAN NOT NULL DEFAULT FALSE,
+  cloned_from TEXT NOT NULL DEFAULT '', last_sequence BIGINT NOT NULL DEFAULT 0,
+  policy_version NUMERIC(20, 0));
+CREATE INDEX terminals_machine_id ON terminals (machine_id);
+CREATE TABLE reports (
+  terminal_id TEXT COLLATE "C" NOT NULL REFERENCES terminals (id), sequence BIGINT NOT NULL,
+  received_at BIGINT NOT NULL, policy_version NUMERIC(20, 0),
+  PRIMARY KEY (terminal_id, sequence));
+CREATE TABLE check_state (
+  terminal_id TEXT COLLATE "C" NOT NULL REFERENCES terminals (id),
+  check_id TEXT COLLATE "C" NOT NULL, result TEXT NOT NULL, observed TEXT NOT NULL,
+  changed_at BIGINT NOT NULL, first_failed_at BIGINT, updated_at BIGINT NOT NULL,
+  PRIMARY KEY (terminal_id, check_id));
+CREATE TABLE check_history (
+  id BIGSERIAL PRIMARY KEY, terminal_id TEXT COLLATE "C" NOT NULL REFERENCES terminals (id),
+  check_id TEXT NOT NULL, result TEXT NOT NULL, observed TEXT NOT NULL, at BIGINT NOT NULL,
+  sequence BIGINT NOT NULL);
+CREATE INDEX check_history_terminal ON check_history (terminal_id, id);
+CREATE TABLE events (
+  id BIGSERIAL PRIMARY KEY, terminal_id TEXT COLLATE "C" NOT NULL REFERENCES terminals (id),
+  sequence BIGINT NOT NULL, time BIGINT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,
+  received_at BIGINT NOT NULL);
+CREATE INDEX events_time ON events (time, id);
+CREATE TABLE policies (
+  version NUMERIC(20, 0) PRIMARY KEY, hash TEXT NOT NULL, bundle BYTEA NOT NULL,
+  stored_at BIGINT NOT NULL);
+CREATE TABLE settings (name TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// Taken by every collector that migrates, so that two starting at once apply each version once.
+constexpr std::int64_t kMigrationLock = 0x6d616d6f7269;  // "mamori"
+
+// Enough for a burst of enrollments contending on one token; each retry waits a little longer.
+constexpr int kMaxAttempts = 30;
+
+enum class Isolation { kReadCommitted, kSerializable };
+
+std::int64_t AsInt(std::uint64_t value) {
+  if (value > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw StoreError("sequence " + std::to_string(value) + " is out of range");
+  }
+  return static_cast<std::int64_t>(value);
+}
+
+pg::Param Version(std::optional<std::uint64_t> version) {
+  return version ? Text(std::to_string(*version)) : Null();
+}
+
+constexpr const char* kTerminalColumns =
+    "id, grp, machine_id, cert_fingerprint, key_fingerprint, hostname, serial, os, enrolled_at, "
+    "last_seen, revoked, cloned, cloned_from, last_sequence, policy_version";
+
+Terminal ReadTerminal(const Result& r, int row) {
+  Terminal t;
+  t.id = r.Text(row, 0);
+  t.group = r.Text(row, 1);
+  t.machine_id = r.Text(row, 2);
+  t.cert_fingerprint = r.Text(row, 3);
+  t.key_fingerprint = r.Text(row, 4);
+  t.hostname = r.Text(row, 5);
+  t.serial = r.Text(row, 6);
+  t.os = r.Text(row, 7);
+  t.enrolled_at = r.Int(row, 8);
+  t.last_seen = r.OptInt(row, 9);
+  t.revoked = r.Bool(row, 10);
+  t.cloned = r.Bool(row, 11);
+  t.cloned_from = r.Text(row, 12);
+  t.last_sequence = static_cast<std::uint64_t>(r.Int(row, 13));
+  if (!r.IsNull(row, 14)) t.policy_version = std::stoull(r.Text(row, 14));
+  return t;
+}
+
+class PostgresStore final : public Store {
+ public:
+  explicit PostgresStore(const std::string& conninfo) : db_(conninfo) { Migrate(); }
+
+  void CreateEnrollmentToken(const EnrollmentToken& token,
+                             const std::string& secret_hash) override {
+    Transact(Isolation::kReadCommitted, [&] {
+      db_.Exec(
+          "INSERT INTO enrollment_tokens (id, secret_hash, grp, uses_left, expires_at, "
+          "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+          {Text(token.id), Bytes(secret_hash), Text(token.group), Int(token.uses_left),
+           Int(token.expires_at), Int(token.created_at)});
+      return 0;
+    });
+  }
+
+  std::optional<std::pair<EnrollmentToken, TokenSecret>> FindEnrollmentToken(
+      const std::string& id) override {
+    return Transact(Isolation::kReadCommitted, [&] { return FindEnrollmentTokenLocked(id); });
+  }
+
+  // Serializable: two enrollments of one machine-id under different keys at the same time must
+  // not both miss each other, and a token's last use goes to one of them only.
+  EnrollOutcome Enroll(const std::string& token_id, const NewTerminal& nt, UnixTime now) override {
+    return Transact(Isolation::kSerializable, [&]() -> EnrollOutcome {
+      auto found = FindEnrollmentTokenLocked(token_id);
+      if (!found) return {EnrollStatus::kUnknownToken, std::nullopt};
+      const EnrollmentToken& token = found->first;
+      if (token.expires_at <= now) return {EnrollStatus::kTokenExpired, std::nullopt};
+      if (token.uses_left <= 0) return {EnrollStatus::kTokenExhausted, std::nullopt};
+      db_.Exec("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = $1",
+               {Text(token_id)});
+      const Result clone = db_.Exec(
+          "SELECT id FROM terminals WHERE machine_id = $1 AND NOT revoked AND "
+          "key_fingerprint <> $2 AND NOT EXISTS (SELECT 1 FROM terminals WHERE "
+          "machine_id = $1 AND key_fingerprint = $2) ORDER BY enrolled_at, id LIMIT 1",
+          {Text(nt.machine_id), Text(nt.key_fingerprint)});
+      const std::string cloned_from = clone.rows() > 0 ? clone.Text(0, 0) : "";
+      db_.Exec(
+          "INSERT INTO terminals (id, grp, machine_id, cert_fingerprint, key_fingerprint, "
+          "hostname, serial, os, enrolled_at, cloned, cloned_from) VALUES ($1, $2, $3, $4, $5, "
+          "$6, $7, $8, $9, $10, $11)",
+          {Text(nt.id), Text(token.group), Text(nt.machine_id), Text(nt.cert_fingerprint),
+           Text(nt.key_fingerprint), Text(nt.hostname), Text(nt.serial), Text(nt.os), Int(now),
+           Text(cloned_from.empty() ? "false" : "true"), Text(cloned_from)});
+      return {EnrollStatus::kOk, FindTerminalLocked(nt.id)};
+    });
+  }
+
+  void CreateApiToken(const ApiToken& token, const std::string& secret_hash) override {
+    Transact(Isolation::kReadCommitted, [&] {
+      db_.Exec(
+          "INSERT INTO api_tokens (id, secret_hash, role, label, created_at) VALUES ($1, $2, $3, "
+          "$4, $5)",
+          {Text(token.id), Bytes(secret_hash), Text(ToString(token.role)), Text(token.label),
+           Int(token.created_at)});
+      return 0;
+    });
+  }
+
+  std::optional<std::pair<ApiToken, TokenSecret>> FindApiToken(const std::string& id) override {
+    return Transact(
+        Isolation::kReadCommitted, [&]() -> std::optional<std::pair<ApiToken, TokenSecret>> {
+          const Result r = db_.Exec(
+              "SELECT id, secret_hash, role, label, created_at FROM api_tokens WHERE id = $1",
+              {Text(id)});
+          if (r.rows() == 0) return std::nullopt;
+          ApiToken token;
+          token.id = r.Text(0, 0);
+          auto role = ParseRole(r.Text(0, 2));
+          if (!role) throw StoreError("api token " + id + " has an unknown role");
+          token.role = *role;
+          token.label = r.Text(0, 3);
+          token.created_at = r.Int(0, 4);
+          return std::pair{token, TokenSecret{r.Bytes(0, 1)}};
+        });
+  }
+
+  std::optional<Terminal> FindTerminal(const std::string& id) override {
+    return Transact(Isolation::kReadCommitted, [&] { return FindTerminalLocked(id); });
+  }
+
+  bool RevokeTerminal(const std::string& id) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      return db_.Exec("UPDATE terminals SET revoked = TRUE WHERE id = $1", {Text(id)}).affected() >
+             0;
+    });
+  }
+
+  std::vector<FleetEntry> Fleet() override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT t.id, t.grp, t.machine_id, t.cert_fingerprint, t.key_fingerprint, t.hostname, "
+          "t.serial, t.os, t.enrolled_at, t.last_seen, t.revoked, t.cloned, t.cloned_from, "
+          "t.last_sequence, t.policy_version, COUNT(*) FILTER (WHERE c.result = 'pass'), "
+          "COUNT(*) FILTER (WHERE c.result = 'fail'), COUNT(*) FILTER (WHERE c.result = 'error') "
+          "FROM terminals t LEFT JOIN check_state c ON c.terminal_id = t.id GROUP BY t.id "
+          "ORDER BY t.id");
+      std::vector<FleetEntry> out;
+      out.reserve(static_cast<std::size_t>(r.rows()));
+      for (int i = 0; i < r.rows(); ++i) {
+        FleetEntry e;
+        e.terminal = ReadTerminal(r, i);
+        e.pass = static_cast<int>(r.Int(i, 15));
+        e.fail = static_cast<int>(r.Int(i, 16));
+        e.error = static_cast<int>(r.Int(i, 17));
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  // The terminal's row lock orders reports of one terminal across collectors, as the single
+  // writer did in SQLite; reports of different terminals proceed in parallel.
+  std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
+                             UnixTime now) override {
+    return Transact(Isolation::kReadCommitted, [&]() -> std::uint64_t {
+      const Result locked =
+          db_.Exec("SELECT last_sequence FROM terminals WHERE id = $1 FOR NO KEY UPDATE",
+                   {Text(terminal_id)});
+      if (locked.rows() == 0) throw StoreError("no terminal " + terminal_id);
+      const auto last_sequence = static_cast<std::uint64_t>(locked.Int(0, 0));
+      const std::int64_t sequence = AsInt(report.sequence);
+      const Result inserted = db_.Exec(
+          "INSERT INTO reports (terminal_id, sequence, received_at, policy_version) VALUES ($1, "
+          "$2, $3, $4) ON CONFLICT DO NOTHING",
+          {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version)});
+      if (inserted.affected() == 0) return last_sequence;  // already stored
+
+      for (const Event& e : report.events) {
+        db_.Exec(
+            "INSERT INTO events (terminal_id, sequence, time, type, data, received_at) VALUES "
+            "($1, $2, $3, $4, $5, $6)",
+            {Text(terminal_id), Int(sequence), Int(e.time), Text(e.type), Text(e.data), Int(now)});
+      }
+      // A report that arrives after a later one still adds its events, but must not overwrite
+      // the newer status.
+      if (report.sequence <= last_sequence) {
+        db_.Exec("UPDATE terminals SET last_seen = $1 WHERE id = $2",
+                 {Int(now), Text(terminal_id)});
+        return last_sequence;
+      }
+      for (const CheckResult& c : report.checks) UpdateCheck(terminal_id, c, sequence, now);
+      db_.Exec(
+          "UPDATE terminals SET last_sequence = $1, last_seen = $2, policy_version = "
+          "COALESCE($3, policy_version) WHERE id = $4",
+          {Int(sequence), Int(now), Version(report.policy_version), Text(terminal_id)});
+      return report.sequence;
+    });
+  }
+
+  bool HasReport(const std::string& terminal_id, std::uint64_t sequence) override {
+    const std::int64_t seq = AsInt(sequence);
+    return Transact(Isolation::kReadCommitted, [&] {
+      return db_.Exec("SELECT 1 FROM reports WHERE terminal_id = $1 AND sequence = $2",
+                      {Text(terminal_id), Int(seq)})
+                 .rows() > 0;
+    });
+  }
+
+  std::vector<CheckState> Checks(const std::string& terminal_id) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT check_id, result, observed, changed_at, first_failed_at, updated_at FROM "
+          "check_state WHERE terminal_id = $1 ORDER BY check_id",
+          {Text(terminal_id)});
+      std::vector<CheckState> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        out.push_back(
+            {r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3), r.OptInt(i, 4), r.Int(i, 5)});
+      }
+      return out;
+    });
+  }
+
+  std::vector<CheckHistoryEntry> CheckHistory(const std::string& terminal_id,
+                                              std::size_t limit) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT check_id, result, observed, at, sequence FROM check_history WHERE "
+          "terminal_id = $1 ORDER BY id DESC LIMIT $2",
+          {Text(terminal_id), Int(static_cast<std::int64_t>(limit))});
+      std::vector<CheckHistoryEntry> out;
+      for (int i = r.rows() - 1; i >= 0; --i) {
+        out.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3),
+                       static_cast<std::uint64_t>(r.Int(i, 4))});
+      }
+      return out;
+    });
+  }
+
+  std::vector<Event> Events(UnixTime since, std::size_t limit) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT id, terminal_id, sequence, time, type, data FROM events WHERE time >= $1 "
+          "ORDER BY time, id LIMIT $2",
+          {Int(since), Int(static_cast<std::int64_t>(limit))});
+      std::vector<Event> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        out.push_back({r.Int(i, 0), r.Text(i, 1), static_cast<std::uint64_t>(r.Int(i, 2)),
+                       r.Int(i, 3), r.Text(i, 4), r.Text(i, 5)});
+      }
+      return out;
+    });
+  }
+
+  // Serializable: of two pushes racing through different collectors, the lower version must not
+  // land after the higher one. The notification goes out only if the transaction commits.
+  PolicyStoreStatus StorePolicy(const PolicyRecord& record) override {
+    return Transact(Isolation::kSerializable, [&] {
+      if (db_.Exec("SELECT 1 FROM policies WHERE version >= $1 LIMIT 1", {Version(record.version)})
+              .rows() > 0) {
+        return PolicyStoreStatus::kNotNewer;
+      }
+      db_.Exec("INSERT INTO policies (version, hash, bundle, stored_at) VALUES ($1, $2, $3, $4)",
+               {Version(record.version), Text(record.hash), Bytes(record.bundle),
+                Int(record.stored_at)});
+      db_.Exec("SELECT pg_notify($1, $2)", {Text(kPolicyChannel), Version(record.version)});
+      return PolicyStoreStatus::kStored;
+    });
+  }
+
+  std::optional<PolicyRecord> LatestPolicy() override {
+    return Transact(Isolation::kReadCommitted, [&]() -> std::optional<PolicyRecord> {
+      const Result r = db_.Exec(
+          "SELECT version, hash, bundle, stored_at FROM policies ORDER BY version DESC LIMIT 1");
+      if (r.rows() == 0) return std::nullopt;
+      return PolicyRecord{std::stoull(r.Text(0, 0)), r.Text(0, 1), r.Bytes(0, 2), r.Int(0, 3)};
+    });
+  }
+
+  std::string PutSettingIfAbsent(const std::string& name, const std::string& value) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      db_.Exec("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+               {Text(name), Bytes(value)});
+      return SettingLocked(name).value_or(value);
+    });
+  }
+
+  std::optional<std::string> Setting(const std::string& name) override {
+    return Transact(Isolation::kReadCommitted, [&] { return SettingLocked(name); });
+  }
+
+ private:
+  // Runs `body` in one transaction on the store's connection, again from the start when
+  // PostgreSQL reports a serialization failure or deadlock. Any other error rolls back and
+  // propagates; an early return commits what `body` did (reads only, in every such path).
+  template <class Body>
+  auto Transact(Isolation isolation, Body&& body) -> decltype(body()) {
+    std::lock_guard lock(mutex_);
+    for (int attempt = 1;; ++attempt) {
+      db_.EnsureOpen();
+      db_.Exec(isolation == Isolation::kSerializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                     : "BEGIN");
+      try {
+        auto result = body();
+        db_.Exec("COMMIT");
+        return result;
+      } catch (const pg::Error& e) {
+        Rollback();
+        if (!e.retryable() || attempt == kMaxAttempts) throw;
+      } catch (...) {
+        Rollback();
+        throw;
+      }
+      std::uniform_int_distribution<int> jitter(1, 2 * attempt);
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(random_)));
+    }
+  }
+
+  void Rollback() {
+    // A broken connection has no transaction left to roll back; EnsureOpen reconnects next time.
+    if (PQstatus(db_.handle()) == CONNECTION_OK) PQclear(PQexec(db_.handle(), "ROLLBACK"));
+  }
+
+  void Migrate() {
+    std::lock_guard lock(mutex_);
+    db_.Exec("BEGIN");
+    try {
+      db_.Exec("SELECT pg_advisory_xact_lock($1)", {Int(kMigrationLock)});
+      db_.ExecScript(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+          "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      const std::int64_t current =
+          db_.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Int(0, 0);
+      if (current > kSchemaVersion) {
+        throw StoreError(db_.description() + ": database schema version " +
+                         std::to_string(current) + " is newer than this collector's " +
+                         std::to_string(kSchemaVersion));
+      }
+      for (int v = static_cast<int>(current) + 1; v <= kSchemaVersion; ++v) {
+        db_.ExecScript(kMigrations[v - 1]);
+        db_.Exec("INSERT INTO schema_migrations (version) VALUES ($1)", {Int(v)});
+      }
+      db_.Exec("COMMIT");
+    } catch (...) {
+      Rollback();
+      throw;
+    }
+  }
+
+  std::optional<std::pair<EnrollmentToken, TokenSecret>> FindEnrollmentTokenLocked(
+      const std::string& id) {
+    const Result r = db_.Exec(
+        "SELECT id, secret_hash, grp, uses_left, expires_at, created_at FROM enrollment_tokens "
+        "WHERE id = $1",
+        {Text(id)});
+    if (r.rows() == 0) return std::nullopt;
+    EnrollmentToken token{r.Text(0, 0), r.Text(0, 2), static_cast<int>(r.Int(0, 3)), r.Int(0, 4),
+                          r.Int(0, 5)};
+    return std::pair{token, TokenSecret{r.Bytes(0, 1)}};
+  }
+
+  std::optional<Terminal> FindTerminalLocked(const std::string& id) {
+    const std::string sql =
+        std::string("SELECT ") + kTerminalColumns + " FROM terminals WHERE id = $1";
+    const Result r = db_.Exec(sql.c_str(), {Text(id)});
+    if (r.rows() == 0) return std::nullopt;
+    return ReadTerminal(r, 0);
+  }
+
+  std::optional<std::string> SettingLocked(const std::string& name) {
+    const Result r = db_.Exec("SELECT value FROM settings WHERE name = $1", {Text(name)});
+    if (r.rows() == 0) return std::nullopt;
+    return r.Bytes(0, 0);
+  }
+
+  void UpdateCheck(const std::string& terminal_id, const CheckResult& c, std::int64_t sequence,
+                   UnixTime now) {
+    const Result old = db_.Exec(
+        "SELECT result, observed, changed_at, first_failed_at FROM check_state WHERE "
+        "terminal_id = $1 AND check_id = $2",
+        {Text(terminal_id), Text(c.check_id)});
+    const bool existed = old.rows() > 0;
+    const bool changed = !existed || old.Text(0, 0) != c.result || old.Text(0, 1) != c.observed;
+    std::optional<UnixTime> first_failed;
+    if (c.result == "fail") {
+      first_failed = existed && !old.IsNull(0, 3) ? old.Int(0, 3) : now;
+    }
+    db_.Exec(
+        "INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, "
+        "first_failed_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT "
+        "(terminal_id, check_id) DO UPDATE SET result = excluded.result, observed = "
+        "excluded.observed, changed_at = excluded.changed_at, first_failed_at = "
+        "excluded.first_failed_at, updated_at = excluded.updated_at",
+        {Text(terminal_id), Text(c.check_id), Text(c.result), Text(c.observed),
+         Int(changed ? now : old.Int(0, 2)), OptInt(first_failed), Int(now)});
+    if (changed) {
+      db_.Exec(
+          "INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence) "
+          "VALUES ($1, $2, $3, $4, $5, $6)",
+          {Text(terminal_id), Text(c.check_id), Text(c.result), Text(c.observed), Int(now),
+           Int(sequence)});
+    }
+  }
+
+  std::mutex mutex_;
+  pg::Connection db_;
+  std::minstd_rand random_{std::random_device{}()};
+};
+
+}  // namespace
+
+bool IsPostgresUri(const std::string& database) {
+  return database.starts_with("postgresql://") || database.starts_with("postgres://");
+}
+
+std::unique_ptr<Store> OpenPostgresStore(const std::string& conninfo) {
+  return std::make_unique<PostgresStore>(conninfo);
+}
+
+int PostgresSchemaVersion() { return kSchemaVersion; }
+
+}  // namespace mamori::collector
