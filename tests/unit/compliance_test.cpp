@@ -485,6 +485,26 @@ TEST_F(PamStackTest, JumpOverTheModuleAndSuccessDoneAreBypasses) {
   EXPECT_THAT(o.observed, HasSubstr("bypassed by '[success=done default=ignore] pam_fprintd.so'"));
 }
 
+TEST_F(PamStackTest, JumpLandingExactlyOnTheModuleIsNoBypass) {
+  Pam("login",
+      "auth [success=1 default=ignore] pam_unix.so\n"
+      "auth requisite pam_deny.so\n"
+      "auth required pam_mamori.so\n");
+  EXPECT_EQ(Check({"login"}).result, kPass) << Check({"login"}).observed;
+  // A substack counts as one module for a jump in the enclosing stack.
+  Pam("two", "auth required pam_env.so\nauth requisite pam_deny.so\n");
+  Pam("login",
+      "auth [success=1 default=ignore] pam_unix.so\n"
+      "auth substack two\n"
+      "auth required pam_mamori.so\n");
+  EXPECT_EQ(Check({"login"}).result, kPass) << Check({"login"}).observed;
+  Pam("login",
+      "auth [success=1 default=ignore] pam_unix.so\n"
+      "auth required pam_mamori.so\n"
+      "auth required pam_permit.so\n");
+  EXPECT_EQ(Check({"login"}).result, kFail);
+}
+
 TEST_F(PamStackTest, SufficientInsideASubstackEndsOnlyTheSubstack) {
   Pam("password-auth", "auth sufficient pam_unix.so\nauth requisite pam_deny.so\n");
   Pam("login", "auth substack password-auth\nauth required pam_mamori.so\n");
