@@ -483,6 +483,14 @@ TEST_F(PamStackTest, JumpOverTheModuleAndSuccessDoneAreBypasses) {
   o = Check({"gdm-password"});
   EXPECT_EQ(o.result, kFail);
   EXPECT_THAT(o.observed, HasSubstr("bypassed by '[success=done default=ignore] pam_fprintd.so'"));
+
+  // Done on failure only (requisite written in brackets) ends the stack with the failure.
+  Pam("gdm-password",
+      "auth [success=ok default=done] pam_unix.so\n"
+      "auth required pam_mamori.so\n");
+  EXPECT_EQ(Check({"gdm-password"}).result, kPass) << Check({"gdm-password"}).observed;
+  Pam("gdm-password", "auth [default=done] pam_unix.so\nauth required pam_mamori.so\n");
+  EXPECT_EQ(Check({"gdm-password"}).result, kFail);
 }
 
 TEST_F(PamStackTest, JumpLandingExactlyOnTheModuleIsNoBypass) {

@@ -4,6 +4,7 @@
 // over it counts as a bypass.
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <optional>
 
 #include "checks.h"
@@ -170,7 +171,8 @@ std::optional<std::string> Bypass(const std::vector<Entry>& entries, std::size_t
   if (e.control == "sufficient") return "bypassed by " + line;
   if (!e.control.starts_with('[')) return std::nullopt;
   // [value=action ...]: "done" on success ends the stack; a jump may land past pam_mamori.
-  std::string body = e.control.substr(1, e.control.size() - 2);
+  std::map<std::string, std::string> actions;
+  const std::string body = e.control.substr(1, e.control.size() - 2);
   std::size_t pos = 0;
   while (pos < body.size()) {
     std::size_t end = body.find_first_of(" \t", pos);
@@ -178,15 +180,15 @@ std::optional<std::string> Bypass(const std::vector<Entry>& entries, std::size_t
     const std::string pair = body.substr(pos, end - pos);
     pos = end + 1;
     const std::size_t eq = pair.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string value = pair.substr(0, eq), action = pair.substr(eq + 1);
-    if (action == "done" && (value == "success" || value == "default")) {
-      return "bypassed by " + line;
-    }
-    if (!action.empty() &&
+    if (eq != std::string::npos) actions[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  const auto success = actions.count("success") ? actions.find("success") : actions.find("default");
+  if (success != actions.end() && success->second == "done") return "bypassed by " + line;
+  for (const auto& [value, action] : actions) {
+    if (!action.empty() && action.size() <= 4 &&
         std::all_of(action.begin(), action.end(),
                     [](unsigned char c) { return c >= '0' && c <= '9'; }) &&
-        JumpSkips(entries, i, std::stoi(action.substr(0, 4)), target)) {
+        JumpSkips(entries, i, std::stoi(action), target)) {
       return "jumped over by " + line;
     }
   }
