@@ -26,6 +26,20 @@ platform::Status CredentialStore::Open(const std::string& state_dir,
   return platform::Status::Ok();
 }
 
+platform::Status CredentialStore::ListUsers(std::vector<std::string>* users) {
+  std::vector<std::string> names;
+  platform::Status s = dir_->ListFiles(&names);
+  if (!s.ok()) return s;
+  users->clear();
+  constexpr std::string_view kSuffix = ".cred";
+  for (const std::string& name : names) {
+    if (!name.ends_with(kSuffix)) continue;
+    std::string user = name.substr(0, name.size() - kSuffix.size());
+    if (ValidUserName(user)) users->push_back(std::move(user));
+  }
+  return platform::Status::Ok();
+}
+
 platform::Status CredentialStore::LockUser(std::string_view user,
                                            std::unique_ptr<platform::FileLock>* out) {
   if (!ValidUserName(user)) return BadUser(user);

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -132,6 +134,35 @@ class LinuxSecureDir : public SecureDir {
 
   Status CreateAtomic(std::string_view name, std::string_view data, mode_t mode) override {
     return Replace(name, data, mode, /*no_replace=*/true);
+  }
+
+  Status ListFiles(std::vector<std::string>* names) override {
+    names->clear();
+    // A second descriptor of the same directory: readdir moves the position of the one it reads.
+    const int fd = ::openat(fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Errno(errno, "list " + path_);
+    DIR* dir = ::fdopendir(fd);
+    if (dir == nullptr) {
+      const int err = errno;
+      ::close(fd);
+      return Errno(err, "list " + path_);
+    }
+    errno = 0;
+    while (dirent* entry = ::readdir(dir)) {
+      bool regular = entry->d_type == DT_REG;
+      if (entry->d_type == DT_UNKNOWN) {
+        struct stat st;
+        regular =
+            ::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+      }
+      if (regular) names->emplace_back(entry->d_name);
+      errno = 0;
+    }
+    const int err = errno;
+    ::closedir(dir);
+    if (err != 0) return Errno(err, "list " + path_);
+    std::sort(names->begin(), names->end());
+    return Status::Ok();
   }
 
   Status Remove(std::string_view name) override {

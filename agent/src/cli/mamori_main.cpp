@@ -2,6 +2,8 @@
 //   mamori [--state-dir DIR] mfa enroll USER [--issuer NAME] [--png FILE]
 //   mamori [--state-dir DIR] mfa status|reset|unlock USER
 //   mamori [--state-dir DIR] mfa import FILE
+//   mamori [--state-dir DIR] checks [--json] [--trust-file FILE] [--group G ...]
+//          [--agent-binary PATH]
 #include <openssl/crypto.h>
 
 #include <boost/program_options.hpp>
@@ -9,6 +11,7 @@
 #include <iostream>
 #include <string>
 
+#include "checks_command.h"
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/event_journal.h"
 #include "mamori/agent/mfa_admin.h"
@@ -25,6 +28,7 @@ constexpr int kEnrollAttempts = 3;
 int Usage(const po::options_description& opts) {
   std::cerr << "usage: mamori [options] mfa enroll USER | status USER | reset USER | unlock USER |"
                " import FILE\n"
+               "       mamori [options] checks\n"
             << opts;
   return 2;
 }
@@ -76,11 +80,18 @@ int Enroll(mamori::agent::MfaAdmin& admin, const std::string& user, const std::s
 int main(int argc, char** argv) {
   std::string state_dir, issuer, png;
   std::vector<std::string> words;
+  mamori::cli::ChecksOptions checks;
   po::options_description opts("options");
   opts.add_options()("state-dir", po::value(&state_dir)->default_value("/var/lib/mamori"),
                      "the agent's state directory")(
       "issuer", po::value(&issuer)->default_value("Mamori"), "issuer shown by the app (enroll)")(
-      "png", po::value(&png), "also write the QR code to this new PNG file (enroll)");
+      "png", po::value(&png), "also write the QR code to this new PNG file (enroll)")(
+      "json", po::bool_switch(&checks.json), "print the outcomes as JSON (checks)")(
+      "trust-file", po::value(&checks.trust_file)->default_value("/etc/mamori/trust.json"),
+      "the pinned root keys the stored policy must verify against (checks)")(
+      "group", po::value(&checks.groups), "a group of this terminal, repeatable (checks)")(
+      "agent-binary", po::value(&checks.agent_binary),
+      "the agent executable to hash (checks; default: mamori-agent next to this program)");
   po::options_description all;
   all.add(opts).add_options()("words", po::value(&words));
   po::positional_options_description pos;
@@ -92,6 +103,10 @@ int main(int argc, char** argv) {
   } catch (const po::error& e) {
     std::cerr << "mamori: " << e.what() << "\n";
     return Usage(opts);
+  }
+  if (words.size() == 1 && words[0] == "checks") {
+    checks.state_dir = state_dir;
+    return mamori::cli::RunChecksCommand(checks);
   }
   if (words.size() != 3 || words[0] != "mfa") return Usage(opts);
   const std::string& command = words[1];

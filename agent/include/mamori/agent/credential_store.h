@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mamori/agent/credential.h"
 #include "mamori/agent/host_key.h"
@@ -25,6 +26,8 @@ class CredentialStore {
   platform::Status Load(std::string_view user, std::optional<CredentialRecord>* out);
   platform::Status Save(const CredentialRecord& record);
   platform::Status Remove(std::string_view user);
+  // The users that have a credential record, sorted.
+  platform::Status ListUsers(std::vector<std::string>* users);
 
   const HostKey& host_key() const { return *host_key_; }
   platform::SecureDir& state_dir() { return *state_dir_; }

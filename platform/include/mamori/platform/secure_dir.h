@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mamori/platform/env.h"
 
@@ -53,6 +54,9 @@ class SecureDir {
   // Like WriteAtomic, but fails with EEXIST when `name` exists: the file appears whole or not at
   // all.
   virtual Status CreateAtomic(std::string_view name, std::string_view data, mode_t mode) = 0;
+
+  // The names of the regular files in the directory (links and subdirectories left out), sorted.
+  virtual Status ListFiles(std::vector<std::string>* names) = 0;
 
   // Removes `name` and fsyncs the directory. Removing a missing file is not an error.
   virtual Status Remove(std::string_view name) = 0;

@@ -1,0 +1,181 @@
+// The Linux SystemProbe: plain reads of files, sysfs, adjtimex(2) and the routing tables in /proc.
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "fd.h"
+#include "mamori/platform/system_probe.h"
+#include "mamori/platform/usb_bus.h"
+#include "route_tables.h"
+#include "security_updates.h"
+#include "sysfs_io.h"
+
+namespace mamori::platform {
+namespace {
+
+Status SysError(std::string_view what, const std::string& path, int err) {
+  return Status::Error(err, std::string(what) + " " + path + ": " + std::strerror(err));
+}
+
+std::string Hex(const unsigned char* bytes, unsigned size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < size; ++i) {
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+class LinuxSystemProbe : public SystemProbe {
+ public:
+  LinuxSystemProbe(std::string root, std::string sysfs_root)
+      : root_(std::move(root)), sysfs_root_(std::move(sysfs_root)) {}
+
+  Status UsbRootHubDefaults(bool* bus_present, std::vector<RootHubDefault>* out) override {
+    out->clear();
+    *bus_present = sysfs::Exists(sysfs_root_ + "/bus/usb");
+    if (!*bus_present) return Status::Ok();
+    std::vector<std::string> hubs;
+    Status s = NewSysfsUsbBus(sysfs_root_)->ListRootHubs(&hubs);
+    if (!s.ok()) return s;
+    for (const std::string& hub : hubs) {
+      RootHubDefault entry;
+      entry.hub = hub;
+      std::string text;
+      s = sysfs::ReadText(sysfs_root_ + "/bus/usb/devices/" + hub + "/authorized_default", &text);
+      if (!s.ok()) {
+        entry.error = s.message();
+      } else if (text == "0" || text == "1" || text == "2") {
+        entry.value = text[0] - '0';
+      } else {
+        entry.error = hub + "/authorized_default: unexpected value \"" + text + "\"";
+      }
+      out->push_back(std::move(entry));
+    }
+    return Status::Ok();
+  }
+
+  Status ReadFile(const std::string& path, std::size_t max_bytes, std::string* out) override {
+    Fd fd(::open((root_ + path).c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return SysError("open", path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return SysError("stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return Status::Error(EINVAL, path + ": not a regular file");
+    out->clear();
+    char buffer[8192];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SysError("read", path, errno);
+      if (n == 0) return Status::Ok();
+      if (out->size() + static_cast<std::size_t>(n) > max_bytes) {
+        out->clear();
+        return Status::Error(EFBIG, path + ": larger than " + std::to_string(max_bytes) + " bytes");
+      }
+      out->append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  Status ReadLink(const std::string& path, std::string* target) override {
+    return ReadLinkAt(root_ + path, path, target);
+  }
+
+  Status HashFile(const std::string& path, std::string* sha256, std::string* md5) override {
+    Fd fd(::open((root_ + path).c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return SysError("open", path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return SysError("stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return Status::Error(EINVAL, path + ": not a regular file");
+    DigestContext a(EVP_MD_CTX_new(), EVP_MD_CTX_free), b(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!a || !b || EVP_DigestInit_ex(a.get(), EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestInit_ex(b.get(), EVP_md5(), nullptr) != 1) {
+      return Status::Error(-1, path + ": digest setup failed");
+    }
+    unsigned char buffer[65536];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SysError("read", path, errno);
+      if (n == 0) break;
+      EVP_DigestUpdate(a.get(), buffer, static_cast<std::size_t>(n));
+      EVP_DigestUpdate(b.get(), buffer, static_cast<std::size_t>(n));
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned size = 0;
+    if (EVP_DigestFinal_ex(a.get(), digest, &size) != 1)
+      return Status::Error(-1, path + ": sha256");
+    *sha256 = Hex(digest, size);
+    if (EVP_DigestFinal_ex(b.get(), digest, &size) != 1) return Status::Error(-1, path + ": md5");
+    *md5 = Hex(digest, size);
+    return Status::Ok();
+  }
+
+  Status SelfExecutable(std::string* path) override {
+    return ReadLinkAt("/proc/self/exe", "/proc/self/exe", path);
+  }
+
+  bool SystemdBooted() override {
+    struct stat st;
+    return ::lstat((root_ + "/run/systemd/system").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  Status ClockStatus(ClockSync* out) override {
+    struct timex tx;
+    std::memset(&tx, 0, sizeof tx);  // modes = 0: read only
+    const int state = ::adjtimex(&tx);
+    if (state < 0) return SysError("adjtimex", "(kernel clock)", errno);
+    out->unsynchronized = (tx.status & STA_UNSYNC) != 0 || state == TIME_ERROR;
+    out->max_error_us = tx.maxerror;
+    out->est_error_us = tx.esterror;
+    return Status::Ok();
+  }
+
+  Status Routes(std::vector<Route>* out) override {
+    out->clear();
+    std::string text;
+    Status s = ReadFile("/proc/net/route", kMaxRouteTableBytes, &text);
+    if (!s.ok()) return s;
+    s = ParseIpv4Routes(text, "/proc/net/route", out);
+    if (!s.ok()) return s;
+    // A kernel without IPv6 has no such table, and then no IPv6 route either.
+    s = ReadFile("/proc/net/ipv6_route", kMaxRouteTableBytes, &text);
+    if (!s.ok()) return s.err() == ENOENT ? Status::Ok() : s;
+    return ParseIpv6Routes(text, "/proc/net/ipv6_route", out);
+  }
+
+  Status PendingSecurityUpdates(SecurityUpdates* out) override {
+    return QuerySecurityUpdates(root_, out);
+  }
+
+ private:
+  static Status ReadLinkAt(const std::string& real, const std::string& shown, std::string* target) {
+    char buffer[4096];
+    ssize_t n = ::readlink(real.c_str(), buffer, sizeof buffer);
+    if (n < 0) return SysError("readlink", shown, errno);
+    if (static_cast<std::size_t>(n) == sizeof buffer) {
+      return Status::Error(ENAMETOOLONG, "readlink " + shown + ": target too long");
+    }
+    target->assign(buffer, static_cast<std::size_t>(n));
+    return Status::Ok();
+  }
+
+  const std::string root_;
+  const std::string sysfs_root_;
+};
+
+}  // namespace
+
+std::unique_ptr<SystemProbe> NewLinuxSystemProbe(std::string root, std::string sysfs_root) {
+  return std::make_unique<LinuxSystemProbe>(std::move(root), std::move(sysfs_root));
+}
+
+}  // namespace mamori::platform
