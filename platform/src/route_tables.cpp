@@ -11,6 +11,7 @@ namespace {
 
 constexpr unsigned kRtfGateway = 0x0002;
 constexpr unsigned kRtfReject = 0x0200;
+constexpr unsigned kRtfLocal = 0x80000000;
 
 template <typename T>
 bool ParseHex(std::string_view text, T* value) {
@@ -96,6 +97,7 @@ Status ParseIpv6Routes(std::string_view text, const std::string& path, std::vect
     r.device = std::string(f[9]);
     r.via_gateway = (flags & kRtfGateway) != 0;
     r.reject = (flags & kRtfReject) != 0;
+    r.local = (flags & kRtfLocal) != 0;
     out->push_back(std::move(r));
     return Status::Ok();
   });

@@ -78,6 +78,12 @@ TEST(MamoriChecksCli, PrintsValidJsonForTheAppliedPolicy) {
   const std::string state = dir.path() + "/state";
   std::filesystem::create_directory(state);
   std::filesystem::permissions(state, std::filesystem::perms::owner_all);
+  // Enrolled: a credential record. Not enrolled: a lock file, and a planted link.
+  std::filesystem::create_directory(state + "/mfa");
+  std::filesystem::permissions(state + "/mfa", std::filesystem::perms::owner_all);
+  std::ofstream(state + "/mfa/alice.cred") << "{}";
+  std::ofstream(state + "/mfa/mallory.lock");
+  std::filesystem::create_symlink(state + "/mfa/alice.cred", state + "/mfa/mallory.cred");
   policy::SigningKey key = policy::SigningKey::Generate();
   policy::TrustSet trust;
   trust.keys.push_back(key.public_key());
@@ -85,7 +91,7 @@ TEST(MamoriChecksCli, PrintsValidJsonForTheAppliedPolicy) {
   auto parsed = policy::ParsePolicy(
       R"({"schema":1,"version":9,"issued_at":"2026-01-01T00:00:00Z",
           "expires_at":"2099-01-01T00:00:00Z","targets":["kokuho"],
-          "usb":{"mode":"audit"},"mfa":{"users":["alice"]}})");
+          "usb":{"mode":"audit"},"mfa":{"users":["alice","mallory"]}})");
   ASSERT_TRUE(parsed.ok());
   const policy::SigningKey* keys[] = {&key};
   std::ofstream(state + "/policy.bundle")
@@ -120,7 +126,7 @@ TEST(MamoriChecksCli, PrintsValidJsonForTheAppliedPolicy) {
   EXPECT_EQ(by_id["policy.current"].at("observed").as_string(),
             "version 9, verified, expires 2099-01-01T00:00:00Z");
   EXPECT_EQ(by_id["usb.rules"].at("result").as_string(), kFail);
-  EXPECT_EQ(by_id["mfa.enrolled"].at("observed").as_string(), "0 of 1 enrolled; missing: alice");
+  EXPECT_EQ(by_id["mfa.enrolled"].at("observed").as_string(), "1 of 2 enrolled; missing: mallory");
   EXPECT_EQ(by_id["usb.guard"].at("title_ja").as_string(), "USBガードが既定拒否で動作中");
 
   // Without the trust file the stored policy cannot be verified: the built-in defaults are

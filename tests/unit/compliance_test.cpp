@@ -295,8 +295,14 @@ TEST(NetworkEgressCheck, RoutesOutsideTheAllowedNetworksFail) {
   platform::Route blackhole = Route4(0, 0, 0, 0, 0, "lo");
   blackhole.device = "eth1";
   blackhole.reject = true;
+  platform::Route own_address = link_local;
+  own_address.destination[0] = 0xfd;
+  own_address.destination[1] = 0;
+  own_address.destination[15] = 2;
+  own_address.prefix = 128;
+  own_address.local = true;
   probe.routes = {Route4(10, 20, 1, 0, 24, "eth0"), Route4(10, 20, 0, 0, 16, "eth0", true),
-                  link_local, blackhole};
+                  link_local, blackhole, own_address};
   auto o = RunCheck("network.egress", in, probe);
   EXPECT_EQ(o.result, kPass);
   EXPECT_EQ(o.observed, "2 routes, all within allowed_egress");

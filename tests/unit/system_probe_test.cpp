@@ -68,10 +68,12 @@ TEST_F(SystemProbeTest, ParsesBothRoutingTables) {
         "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 "
         "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n"
         "00000000000000000000000000000001 80 00000000000000000000000000000000 00 "
-        "00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo\n");
+        "00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo\n"
+        "fd000000000000000000000000000002 80 00000000000000000000000000000000 00 "
+        "00000000000000000000000000000000 00000000 00000003 00000000 80200001     eth0\n");
   std::vector<Route> routes;
   ASSERT_TRUE(probe_->Routes(&routes).ok());
-  ASSERT_EQ(routes.size(), 5u);
+  ASSERT_EQ(routes.size(), 6u);
   EXPECT_EQ(routes[0].prefix, 0);
   EXPECT_TRUE(routes[0].via_gateway);
   EXPECT_EQ(routes[1].destination[0], 192);
@@ -85,9 +87,12 @@ TEST_F(SystemProbeTest, ParsesBothRoutingTables) {
   EXPECT_TRUE(routes[3].v6);
   EXPECT_EQ(routes[3].destination[0], 0xfd);
   EXPECT_EQ(routes[3].prefix, 64);
+  EXPECT_FALSE(routes[3].local);
   EXPECT_EQ(routes[4].device, "lo");
   EXPECT_EQ(routes[4].destination[15], 1);
   EXPECT_EQ(routes[4].prefix, 128);
+  EXPECT_TRUE(routes[5].local);  // this host's own fd00::2 in the local table
+  EXPECT_EQ(routes[5].device, "eth0");
 }
 
 TEST_F(SystemProbeTest, MalformedRouteLineIsAnErrorNamingFileAndLine) {

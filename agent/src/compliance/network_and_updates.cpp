@@ -29,10 +29,10 @@ bool Contains(const policy::Cidr& net, const policy::Cidr& inner) {
   return true;
 }
 
-// Routes that reach nothing beyond this host or its link: loopback, link-local, multicast, and
-// reject routes (unreachable, blackhole).
+// Routes that reach nothing beyond this host or its link: loopback, the host's own addresses,
+// link-local, multicast, and reject routes (unreachable, blackhole).
 bool ReachesOut(const platform::Route& r) {
-  if (r.reject || r.device == "lo") return false;
+  if (r.reject || r.local || r.device == "lo") return false;
   if (r.v6 && r.destination[0] == 0xfe && (r.destination[1] & 0xc0) == 0x80 && r.prefix >= 10) {
     return false;
   }

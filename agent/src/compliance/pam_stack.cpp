@@ -24,7 +24,6 @@ struct Entry {
   std::vector<int> scope;  // substack instances enclosing the entry, outermost first
   std::string control;     // "required", "sufficient", "[success=1 default=ignore]", "substack"
   std::string module;      // as written; empty for a substack marker
-  std::vector<std::string> args;
   bool optional_module = false;  // "-auth": skipped silently when the module is missing
   std::string where;             // "/etc/pam.d/login:12"
 };
@@ -131,7 +130,6 @@ struct Flattener {
       }
       e.control = t[1];
       e.module = t[2];
-      e.args.assign(t.begin() + 3, t.end());
       entries.push_back(std::move(e));
     }
     return true;

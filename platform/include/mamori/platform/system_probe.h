@@ -37,6 +37,7 @@ struct Route {
   std::string device;
   bool via_gateway = false;
   bool reject = false;  // RTF_REJECT: an unreachable / blackhole route, which grants nothing
+  bool local = false;   // RTF_LOCAL: one of this host's own addresses (IPv6 local table)
 };
 
 // Security updates apt would install now, by its own resolver over its current lists.
