@@ -1,4 +1,5 @@
-// mamori-agent: serves MFA verification to pam_mamori.so over a local socket.
+// mamori-agent: serves MFA verification to pam_mamori.so over a local socket and runs the
+// removable-media guard.
 #include <signal.h>
 #include <stdio.h>
 
@@ -8,6 +9,8 @@
 #include <thread>
 
 #include "mamori/agent/credential_store.h"
+#include "mamori/agent/device_service.h"
+#include "mamori/agent/devices_protocol.h"
 #include "mamori/agent/event_journal.h"
 #include "mamori/agent/mfa_service.h"
 #include "mamori/platform/accounts.h"
@@ -47,8 +50,9 @@ bool LoadPolicy(const std::string& file, mamori::policy::Policy* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string policy_file, state_dir, runtime_dir;
+  std::string policy_file, state_dir, runtime_dir, usb_sysfs_root;
   int threads = 8;
+  bool developer_mode = false;
   po::options_description opts("mamori-agent options");
   opts.add_options()("help", "show this help")("policy-file", po::value(&policy_file)->required(),
                                                "policy document (JSON)")(
@@ -56,7 +60,11 @@ int main(int argc, char** argv) {
       "root-only state: credentials, host key, event journal")(
       "runtime-dir", po::value(&runtime_dir)->default_value("/run/mamori"),
       "directory of the MFA socket")("threads", po::value(&threads)->default_value(8),
-                                     "connections served at once (1..64)");
+                                     "connections served at once (1..64)")(
+      "usb-sysfs-root", po::value(&usb_sysfs_root)->default_value("/sys"),
+      "sysfs of the devices to guard")(
+      "dev", po::bool_switch(&developer_mode),
+      "developer mode: the device guard records decisions (audit) and blocks nothing");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -95,11 +103,22 @@ int main(int argc, char** argv) {
   // A file size limit must fail the write (and deny), not kill the agent.
   signal(SIGXFSZ, SIG_IGN);
 
+  auto system_log = mamori::platform::NewJournaldSystemLog();
+  auto device_platform = mamori::agent::LinuxDevicePlatform(usb_sysfs_root, *system_log);
+  if (developer_mode) device_platform = mamori::agent::ObserveOnly(std::move(device_platform));
+  mamori::agent::DeviceService device_service(std::move(device_platform), *journal, *system_log,
+                                              developer_mode);
+  device_service.ApplyPolicy(policy);
+  device_service.Start();
+
   mamori::agent::MfaService service(*store, *journal, mamori::platform::Accounts::Default(),
                                     policy.mfa, [] { return std::time(nullptr); });
   std::thread serving([&] {
     server->Serve(
         [&](std::string_view line, const mamori::platform::PeerCredentials& peer) {
+          if (mamori::agent::IsDevicesRequest(line)) {
+            return mamori::agent::AnswerDevices(device_service.Snapshot(), peer);
+          }
           return service.HandleLine(line, peer);
         },
         threads, std::chrono::seconds(5));
@@ -110,5 +129,6 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   server->Stop();
   serving.join();
+  device_service.Stop();
   return 0;
 }

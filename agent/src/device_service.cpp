@@ -57,13 +57,13 @@ DeviceService::DeviceService(DevicePlatform platform, EventJournal& journal,
 
 DeviceService::~DeviceService() { Stop(); }
 
-policy::UsbPolicy DeviceService::Effective(const policy::Policy& policy) const {
-  policy::UsbPolicy usb = policy.usb;
+policy::UsbPolicy DeviceService::Effective(const policy::UsbPolicy& policy) const {
+  policy::UsbPolicy usb = policy;
   if (audit_only_) usb.mode = policy::EnforcementMode::kAudit;
   return usb;
 }
 
-void DeviceService::Start(const policy::Policy& policy) {
+void DeviceService::Start() {
   if (!platform_.usb_bus) {
     log_.Send(Priority::kNotice,
               "device guard: this host has no USB bus; root hubs are set to default deny as "
@@ -79,7 +79,8 @@ void DeviceService::Start(const policy::Policy& policy) {
     std::lock_guard<std::mutex> guard(mu_);
     NoEvents none;
     platform::UeventSource& events = platform_.events ? *platform_.events : none;
-    platform::Status s = guard_->Start(Effective(policy), events);
+    started_ = true;
+    platform::Status s = guard_->Start(Effective(policy_), events);
     if (!s.ok()) sink_.Problem("default deny not set on every root hub: " + s.message());
   }
   if (!platform_.events) return;
@@ -106,7 +107,11 @@ void DeviceService::Run() {
 
 void DeviceService::ApplyPolicy(const policy::Policy& policy) {
   std::lock_guard<std::mutex> guard(mu_);
-  guard_->ApplyPolicy(Effective(policy));
+  if (started_) {
+    guard_->ApplyPolicy(Effective(policy.usb));
+  } else {
+    policy_ = policy.usb;
+  }
 }
 
 std::vector<DeviceGuard::PresentDevice> DeviceService::Snapshot() const {

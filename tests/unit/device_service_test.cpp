@@ -163,7 +163,8 @@ policy::AllowRule Allow(std::string id, std::string serial) {
 TEST_F(DeviceServiceTest, StartDeniesByDefaultDecidesAndJournalsEveryDevice) {
   sysfs_.AddDevice("2-1", Stick("UNLISTED", /*authorized=*/true));
   auto service = Make();
-  service->Start(policy_);
+  service->ApplyPolicy(policy_);
+  service->Start();
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("usb1") + "/authorized_default"), "0");
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("usb2") + "/authorized_default"), "0");
   EXPECT_EQ(Authorized("2-1"), "0");
@@ -185,7 +186,8 @@ TEST_F(DeviceServiceTest, StartDeniesByDefaultDecidesAndJournalsEveryDevice) {
 TEST_F(DeviceServiceTest, TheEventThreadDecidesAHotPluggedDeviceWithItsLatency) {
   policy_.usb.allow.push_back(Allow("ledger-ok", "OK-1"));
   auto service = Make();
-  service->Start(policy_);
+  service->ApplyPolicy(policy_);
+  service->Start();
   sysfs_.AddDevice("2-1", Stick("OK-1"));
   events_->Push(UeventSource::Result::kEvent, Added("2-1"));
   ASSERT_TRUE(log_.WaitFor("usb.decision", 1));
@@ -205,14 +207,16 @@ TEST_F(DeviceServiceTest, EventsThatArriveDuringEnumerationAreReplayed) {
   // Queued before Start, as the kernel's socket holds them while the guard enumerates.
   sysfs_.AddDevice("2-2", Stick("LATE"));
   events_->Push(UeventSource::Result::kEvent, Added("2-2"));
-  service->Start(policy_);
+  service->ApplyPolicy(policy_);
+  service->Start();
   EXPECT_EQ(Authorized("2-2"), "0");
   EXPECT_EQ(service->Snapshot().size(), 1u);
 }
 
 TEST_F(DeviceServiceTest, MalformedEventsAreLoggedAndTheServiceKeepsDeciding) {
   auto service = Make();
-  service->Start(policy_);
+  service->ApplyPolicy(policy_);
+  service->Start();
   events_->Push(UeventSource::Result::kRejected, Uevent{});
   ASSERT_TRUE(log_.WaitFor("usb.problem", 1));
   EXPECT_NE(log_.WithEvent("usb.problem")[0].message.find("no NUL-terminated header"),
@@ -226,7 +230,8 @@ TEST_F(DeviceServiceTest, MalformedEventsAreLoggedAndTheServiceKeepsDeciding) {
 TEST_F(DeviceServiceTest, ApplyPolicyReevaluatesPresentDevicesWhileEventsFlow) {
   sysfs_.AddDevice("2-1", Stick("OK-1"));
   auto service = Make();
-  service->Start(policy_);
+  service->ApplyPolicy(policy_);
+  service->Start();
   EXPECT_EQ(Authorized("2-1"), "0");
   // Policy changes from another thread while the event thread handles events.
   sysfs_.AddDevice("2-2", Stick("OTHER"));
@@ -251,7 +256,7 @@ TEST_F(DeviceServiceTest, NoUsbBusIsLoggedOnceAndTheServiceRuns) {
   p.usb_bus = platform::UsbBusPresent(empty.root() + "/absent");
   EXPECT_FALSE(p.usb_bus);
   DeviceService service(std::move(p), *journal_, log_, false);
-  service.Start(policy_);
+  service.Start();
   service.ApplyPolicy(policy_);
   service.ApplyPolicy(policy_);
   EXPECT_EQ(log_.WithEvent("usb.no_bus").size(), 1u);
@@ -265,7 +270,8 @@ TEST_F(DeviceServiceTest, DeveloperModeRecordsAuditDecisionsAndWritesNothing) {
   const std::string hub_default = sysfs_.Read(sysfs_.DevicePath("usb2") + "/authorized_default");
   const std::string first = Authorized("2-1"), second = Authorized("2-2");
   auto service = Make(/*developer_mode=*/true);
-  service->Start(policy_);
+  service->ApplyPolicy(policy_);
+  service->Start();
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("usb2") + "/authorized_default"), hub_default);
   EXPECT_EQ(Authorized("2-1"), first);
   EXPECT_EQ(Authorized("2-2"), second);

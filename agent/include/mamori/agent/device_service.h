@@ -60,10 +60,12 @@ class DeviceService {
   DeviceService(const DeviceService&) = delete;
   DeviceService& operator=(const DeviceService&) = delete;
 
-  // Default deny on every root hub, every present device decided, the events that arrived
+  // Default deny on every root hub, every present device decided under the last policy applied
+  // (none yet: the default policy, which blocks every storage device), the events that arrived
   // meanwhile replayed; then the event thread starts. Problems are logged, never fatal.
-  void Start(const policy::Policy& policy);
-  // Re-evaluates every present device under `policy`; safe from any thread.
+  void Start();
+  // Before Start: the policy Start decides by. After: re-evaluates every present device under
+  // `policy`. Safe from any thread.
   void ApplyPolicy(const policy::Policy& policy);
   // Present devices with their identity, decision and matched rule, by channel and name.
   std::vector<DeviceGuard::PresentDevice> Snapshot() const;
@@ -71,7 +73,7 @@ class DeviceService {
   void Stop();
 
  private:
-  policy::UsbPolicy Effective(const policy::Policy& policy) const;
+  policy::UsbPolicy Effective(const policy::UsbPolicy& policy) const;
   void Run();
 
   DevicePlatform platform_;
@@ -80,6 +82,8 @@ class DeviceService {
   DecisionLog sink_;
   mutable std::mutex mu_;  // the guard: the event thread, ApplyPolicy and Snapshot
   std::unique_ptr<DeviceGuard> guard_;
+  bool started_ = false;
+  policy::UsbPolicy policy_;  // the policy Start decides by
   std::unique_ptr<platform::StopSignal> stop_;
   std::thread thread_;
 };

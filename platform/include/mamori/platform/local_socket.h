@@ -42,4 +42,10 @@ class LocalSocketServer {
   virtual void Stop() = 0;
 };
 
+// The client side: connects to the socket at `path`, sends `request` and a newline, and reads the
+// reply line (without its newline, at most `max_reply` bytes), all within `timeout`.
+Status LocalSocketRequest(const std::string& path, std::string_view request,
+                          std::chrono::milliseconds timeout, std::size_t max_reply,
+                          std::string* reply);
+
 }  // namespace mamori::platform
