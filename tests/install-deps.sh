@@ -11,6 +11,7 @@ packages=(
   libpam-wrapper libnss-wrapper pamtester libpam-oath oathtool zbar-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86 busybox-static cpio kmod python3
+  systemd
 )
 
 missing=()

@@ -4,8 +4,10 @@
 #include <stdio.h>
 
 #include <boost/program_options.hpp>
+#include <condition_variable>
 #include <ctime>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "mamori/agent/credential_store.h"
@@ -16,6 +18,7 @@
 #include "mamori/platform/accounts.h"
 #include "mamori/platform/local_socket.h"
 #include "mamori/platform/secure_dir.h"
+#include "mamori/platform/service_manager.h"
 #include "mamori/policy/document.h"
 
 namespace po = boost::program_options;
@@ -85,10 +88,19 @@ int main(int argc, char** argv) {
   Status s = mamori::agent::CredentialStore::Open(state_dir, &store);
   std::unique_ptr<mamori::agent::EventJournal> journal;
   if (s.ok()) s = mamori::agent::EventJournal::Open(store->state_dir(), &journal);
-  // Everyone may connect; the service decides by the caller's uid what it may ask.
+  // Everyone may connect; the service decides by the caller's uid what it may ask. Under socket
+  // activation (mamori-agent.socket) the socket is systemd's, so logins wait across restarts.
+  auto service_manager = mamori::platform::NewSystemdServiceManager();
+  const std::vector<int> passed = service_manager->TakeListenFds();
   std::unique_ptr<mamori::platform::LocalSocketServer> server;
-  if (s.ok())
+  if (s.ok() && passed.size() > 1) {
+    s = Status::Error(EINVAL, "expected one socket from the service manager, got " +
+                                  std::to_string(passed.size()));
+  } else if (s.ok() && passed.size() == 1) {
+    s = mamori::platform::LocalSocketServer::Adopt(passed[0], &server);
+  } else if (s.ok()) {
     s = mamori::platform::LocalSocketServer::Listen(runtime_dir, kSocketName, 0666, &server);
+  }
   if (!s.ok()) {
     std::cerr << "mamori-agent: " << s.message() << "\n";
     return 1;
@@ -123,10 +135,37 @@ int main(int argc, char** argv) {
         },
         threads, std::chrono::seconds(5));
   });
-  std::cerr << "mamori-agent: serving " << runtime_dir << "/" << kSocketName << " (policy version "
-            << policy.version << ")\n";
+  const std::string status =
+      "guarding " + std::to_string(device_service.Snapshot().size()) + " devices, serving " +
+      (passed.empty() ? runtime_dir + "/" + kSocketName : std::string("the socket from systemd")) +
+      " (policy version " + std::to_string(policy.version) + ")";
+  std::cerr << "mamori-agent: " << status << "\n";
+  service_manager->NotifyReady(status);
+
+  // The watchdog is fed only while the device guard answers: a guard stuck holding its lock
+  // gets the agent restarted.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread watchdog;
+  if (auto interval = service_manager->WatchdogInterval()) {
+    watchdog = std::thread([&, period = *interval / 2] {
+      std::unique_lock<std::mutex> lock(stop_mu);
+      while (!stop_cv.wait_for(lock, period, [&] { return stopping; })) {
+        device_service.Snapshot();
+        service_manager->NotifyWatchdog();
+      }
+    });
+  }
   int sig = 0;
   sigwait(&stop_signals, &sig);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu);
+    stopping = true;
+  }
+  stop_cv.notify_all();
+  if (watchdog.joinable()) watchdog.join();
+  service_manager->NotifyStopping();
   server->Stop();
   serving.join();
   device_service.Stop();

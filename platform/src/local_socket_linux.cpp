@@ -160,6 +160,32 @@ Status LocalSocketServer::Listen(const std::string& dir, const std::string& name
   return Status::Ok();
 }
 
+Status LocalSocketServer::Adopt(int fd, std::unique_ptr<LocalSocketServer>* out) {
+  int domain = 0, type = 0, listening = 0;
+  socklen_t len = sizeof domain;
+  const std::string what = "inherited socket " + std::to_string(fd);
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return Errno(errno, what);
+  len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Errno(errno, what);
+  len = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+    return Errno(errno, what);
+  }
+  if (domain != AF_UNIX || type != SOCK_STREAM || !listening) {
+    return Status::Error(EINVAL, what + ": not a listening Unix stream socket");
+  }
+  // Workers race for each connection: the losers must get EAGAIN, not block in accept.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    return Errno(errno, what);
+  }
+  int stop[2];
+  if (::pipe2(stop, O_CLOEXEC) != 0) return Errno(errno, "pipe for " + what);
+  *out = std::make_unique<LinuxLocalSocketServer>(fd, stop[0], stop[1]);
+  return Status::Ok();
+}
+
 Status LocalSocketRequest(const std::string& path, std::string_view request,
                           std::chrono::milliseconds timeout, std::size_t max_reply,
                           std::string* reply) {

@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -61,26 +64,32 @@ class AgentDevicesTest : public ::testing::Test {
     ::mkdir((dir_.path() + "/policy").c_str(), 0755);
     std::ofstream(dir_.path() + "/policy/policy.json") << kPolicy;
     ::mkdir((dir_.path() + "/run").c_str(), 0755);
-    const std::string policy = dir_.path() + "/policy/policy.json";
-    const std::string state = dir_.path() + "/state";
-    const std::string run = dir_.path() + "/run";
-    const std::string log = dir_.path() + "/agent.log";
-    std::vector<std::string> args = {MAMORI_AGENT, "--policy-file", policy, "--state-dir",
-                                     state,        "--runtime-dir", run,    "--usb-sysfs-root",
-                                     sysfs_.root()};
+  }
+  // Spawns the agent, behind the command line `args` when given (an activator).
+  void Spawn(std::vector<std::string> args) {
+    const std::vector<std::string> agent = {
+        MAMORI_AGENT,         "--policy-file",        dir_.path() + "/policy/policy.json",
+        "--state-dir",        dir_.path() + "/state", "--runtime-dir",
+        dir_.path() + "/run", "--usb-sysfs-root",     sysfs_.root()};
+    args.insert(args.end(), agent.begin(), agent.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_EQ(::posix_spawn(&agent_, MAMORI_AGENT, &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_addopen(&actions, 2, Log().c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    ASSERT_EQ(::posix_spawnp(&agent_, argv[0], &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 200 && ReadAll(log).find("serving") == std::string::npos; ++i) {
+  }
+  void StartAgent() {
+    Spawn({});
+    for (int i = 0; i < 200 && ReadAll(Log()).find("serving") == std::string::npos; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
-    ASSERT_NE(ReadAll(log).find("serving"), std::string::npos) << ReadAll(log);
+    ASSERT_NE(ReadAll(Log()).find("serving"), std::string::npos) << ReadAll(Log());
   }
+  std::string Log() const { return dir_.path() + "/agent.log"; }
   void TearDown() override {
     if (agent_ > 0) {
       ::kill(agent_, SIGTERM);
@@ -101,6 +110,7 @@ class AgentDevicesTest : public ::testing::Test {
 };
 
 TEST_F(AgentDevicesTest, TheAgentDecidesAtStartAndTheCliListsDecisionsWithRuleIds) {
+  StartAgent();
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("usb1") + "/authorized_default"), "0");
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("1-1") + "/authorized"), "1");
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("1-2") + "/authorized"), "0");
@@ -134,6 +144,7 @@ TEST_F(AgentDevicesTest, TheAgentDecidesAtStartAndTheCliListsDecisionsWithRuleId
 
 TEST_F(AgentDevicesTest, OnlyRootMayListDevices) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the CLI as another user";
+  StartAgent();
   int status = 0;
   const std::string out =
       RunCommand("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(MAMORI_CLI) +
@@ -141,6 +152,54 @@ TEST_F(AgentDevicesTest, OnlyRootMayListDevices) {
                  &status);
   EXPECT_NE(status, 0);
   EXPECT_NE(out.find("the agent refused: only root may list devices"), std::string::npos) << out;
+}
+
+TEST_F(AgentDevicesTest, UnderSocketActivationItServesThePassedSocketNotifiesAndFeedsTheWatchdog) {
+  // The test plays systemd's part: its own notification socket, the listening socket held by
+  // systemd-socket-activate, which starts the agent on the first connection.
+  const std::string notify_path = dir_.path() + "/notify";
+  const int notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(notify, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{10, 0};
+  ::setsockopt(notify, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string socket_dir = dir_.path() + "/activated";
+  ::mkdir(socket_dir.c_str(), 0755);
+  Spawn({"systemd-socket-activate", "-l", socket_dir + "/agent.sock", "-E",
+         "NOTIFY_SOCKET=" + notify_path, "-E", "WATCHDOG_USEC=200000"});
+  for (int i = 0; i < 200 && ReadAll(Log()).find("Listening on") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  int status = 0;
+  const std::string out = RunCommand(
+      std::string(MAMORI_CLI) + " --runtime-dir " + socket_dir + " devices --json 2>&1", &status);
+  ASSERT_EQ(status, 0) << out << ReadAll(Log());
+  EXPECT_EQ(boost::json::parse(out).at("devices").as_array().size(), 2u) << out;
+  char buf[4096];
+  ssize_t n = ::recv(notify, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0) << ReadAll(Log());
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)),
+            "READY=1\nSTATUS=guarding 2 devices, serving the socket from systemd (policy version "
+            "3)");
+  // Fed at half the watchdog interval.
+  n = ::recv(notify, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "WATCHDOG=1");
+  // The agent bound nothing of its own.
+  struct stat st;
+  EXPECT_NE(::stat((dir_.path() + "/run/agent.sock").c_str(), &st), 0);
+  ::kill(agent_, SIGTERM);
+  ::waitpid(agent_, &status, 0);
+  agent_ = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::string last;
+  while ((n = ::recv(notify, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+    last.assign(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(last, "STOPPING=1");
+  ::close(notify);
 }
 
 }  // namespace

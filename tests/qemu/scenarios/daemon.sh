@@ -17,8 +17,8 @@ agent_start() {
   chroot /host "$BIN/mamori-agent" --policy-file /mnt/policy/policy.json --state-dir /mnt/state \
     --runtime-dir /mnt/run >>"$AGENT_LOG" 2>&1 &
   AGENT_PID=$!
-  wait_for 60 sh -c "grep -q '^mamori-agent: serving' $AGENT_LOG || ! kill -0 $AGENT_PID"
-  grep -q '^mamori-agent: serving' "$AGENT_LOG" || { fail "$1"; cat "$AGENT_LOG"; return 1; }
+  wait_for 60 sh -c "grep -q '^mamori-agent: .*serving' $AGENT_LOG || ! kill -0 $AGENT_PID"
+  grep -q '^mamori-agent: .*serving' "$AGENT_LOG" || { fail "$1"; cat "$AGENT_LOG"; return 1; }
   pass "$1"
 }
 journalled() {  # journalled SERIAL ACTION RULE: a usb.decision line with these values

@@ -35,6 +35,10 @@ class LocalSocketServer {
   static Status Listen(const std::string& dir, const std::string& name, mode_t mode,
                        std::unique_ptr<LocalSocketServer>* out);
 
+  // Serves on a listening Unix stream socket this process was given (socket activation); takes
+  // ownership of `fd`. Fails, closing nothing, when `fd` is not such a socket.
+  static Status Adopt(int fd, std::unique_ptr<LocalSocketServer>* out);
+
   // Serves on `threads` threads until Stop(); each connection gets `io_timeout` to send its line
   // and read the reply. Returns when every thread has finished its connection.
   virtual void Serve(const Handler& handler, int threads, std::chrono::milliseconds io_timeout) = 0;
