@@ -154,6 +154,43 @@ TEST_F(AgentDevicesTest, OnlyRootMayListDevices) {
   EXPECT_NE(out.find("the agent refused: only root may list devices"), std::string::npos) << out;
 }
 
+TEST_F(AgentDevicesTest, DecisionsReachJournaldWithStructuredFields) {
+  if (::geteuid() != 0 || ::access("/lib/systemd/systemd-journald", X_OK) != 0) {
+    GTEST_SKIP() << "needs root and systemd-journald for a private journal";
+  }
+  const std::string out = dir_.path() + "/journal.json";
+  int status = 0;
+  const std::string ran =
+      RunCommand("unshare --mount --propagation private bash " MAMORI_TEST_SOURCE_DIR
+                 "/with_private_journald.sh " +
+                     out + " timeout -s TERM 3 " + MAMORI_AGENT + " --policy-file " + dir_.path() +
+                     "/policy/policy.json --state-dir " + dir_.path() + "/state --runtime-dir " +
+                     dir_.path() + "/run --usb-sysfs-root " + sysfs_.root() + " 2>&1",
+                 &status);
+  ASSERT_EQ(status, 0) << ran;
+  std::vector<boost::json::object> decisions;
+  std::istringstream lines(ReadAll(out));
+  for (std::string line; std::getline(lines, line);) {
+    boost::json::object entry = boost::json::parse(line).as_object();
+    if (entry.contains("MAMORI_EVENT") && entry.at("MAMORI_EVENT") == "usb.decision") {
+      decisions.push_back(std::move(entry));
+    }
+  }
+  ASSERT_EQ(decisions.size(), 2u) << ReadAll(out);
+  EXPECT_EQ(decisions[0].at("MAMORI_DEVICE"), "1-1");
+  EXPECT_EQ(decisions[0].at("MAMORI_SERIAL"), "MAMORI-OK-1");
+  EXPECT_EQ(decisions[0].at("MAMORI_ACTION"), "allow");
+  EXPECT_EQ(decisions[0].at("MAMORI_RULE"), "ledger-ok");
+  EXPECT_EQ(decisions[0].at("PRIORITY"), "6");
+  EXPECT_EQ(decisions[1].at("MAMORI_DEVICE"), "1-2");
+  EXPECT_EQ(decisions[1].at("MAMORI_ACTION"), "block");
+  EXPECT_EQ(decisions[1].at("MAMORI_RULE"), "default");
+  EXPECT_EQ(decisions[1].at("MAMORI_MODE"), "enforce");
+  EXPECT_EQ(decisions[1].at("PRIORITY"), "5");
+  EXPECT_EQ(std::string_view(decisions[1].at("MESSAGE").as_string()).substr(0, 17),
+            "device decision: ");
+}
+
 TEST_F(AgentDevicesTest, UnderSocketActivationItServesThePassedSocketNotifiesAndFeedsTheWatchdog) {
   // The test plays systemd's part: its own notification socket, the listening socket held by
   // systemd-socket-activate, which starts the agent on the first connection.
