@@ -3,7 +3,7 @@
 # allow-listed stick plugged while no agent runs stays unauthorized (authorized_default=0 stays in
 # the kernel); the restarted agent re-decides and the allow-listed stick gets its disk;
 # `mamori devices --json` lists both with their rules; the journal holds every decision. Then the
-# agent's decision latency over hot-plugs and its idle resident memory.
+# agent's decision latency over hot-plugs, its idle wake-ups and its resident memory.
 . "/host$MAMORI_SRC/guest-lib.sh"
 BIN=$(dirname "$MAMORI_DRIVER")/../../agent
 AGENT_LOG=/tmp/agent.log
@@ -98,6 +98,13 @@ fi
 check "every hot-plugged stick blocked by rule default" \
   [ "$(grep '"serial":"LATENCY-' "$JOURNAL" | grep -c '"action":"block","rule":"default"')" -eq 20 ]
 sleep 2
+# Every thread of the agent (device events, socket workers, signals) sleeps until something happens.
+switches() { cat /proc/$AGENT_PID/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
+before=$(switches)
+sleep 10
+after=$(switches)
+echo "@@METRIC agent-idle context_switches_in_10s=$((after - before))"
+check "the idle agent does not wake up" [ $((after - before)) -eq 0 ]
 echo "@@METRIC agent-rss $(grep -E 'VmRSS|VmHWM' "/proc/$AGENT_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
 
 kill "$AGENT_PID"

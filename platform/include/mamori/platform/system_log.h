@@ -23,8 +23,8 @@ class SystemLog {
   virtual void Send(Priority priority, std::string_view message, const Fields& fields) = 0;
 };
 
-// journald through sd_journal_sendv; a message journald does not take (no journal socket) goes to
-// standard error as "MESSAGE" alone, the fields being part of it by the caller's formatting.
+// journald through sd_journal_sendv. Without a journal socket the message alone goes to standard
+// error, so callers make the message say what the fields say.
 std::unique_ptr<SystemLog> NewJournaldSystemLog();
 
 }  // namespace mamori::platform
