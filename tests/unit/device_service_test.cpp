@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -244,6 +245,30 @@ TEST_F(DeviceServiceTest, ApplyPolicyReevaluatesPresentDevicesWhileEventsFlow) {
   for (const auto& d : service->Snapshot()) {
     EXPECT_EQ(d.decision.rule_id, d.identity.serial == "OK-1" ? "ledger-ok" : "default");
   }
+  EXPECT_EQ(Authorized("2-2"), "0");
+}
+
+TEST_F(DeviceServiceTest, ASysfsWriteThatFailsLeavesTheDeviceBlockedAndTheServiceRunning) {
+  policy_.usb.allow.push_back(Allow("ledger-ok", "OK-1"));
+  auto service = Make();
+  service->ApplyPolicy(policy_);
+  service->Start();
+  sysfs_.AddDevice("2-1", Stick("OK-1"));
+  // Even root cannot write a directory: the authorization write fails.
+  const std::string authorized = sysfs_.root() + "/" + sysfs_.DevicePath("2-1") + "/authorized";
+  std::filesystem::remove(authorized);
+  std::filesystem::create_directory(authorized);
+  events_->Push(UeventSource::Result::kEvent, Added("2-1"));
+  ASSERT_TRUE(log_.WaitFor("usb.decision", 1));
+  auto decision = log_.WithEvent("usb.decision").at(0);
+  EXPECT_EQ(decision.Field("MAMORI_ACTION"), "block");
+  EXPECT_NE(decision.Field("MAMORI_DETAIL").find("/authorized"), std::string::npos)
+      << decision.Field("MAMORI_DETAIL");
+  // Taken away instead: the kernel's `remove` was written.
+  EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("2-1") + "/remove"), "1");
+  sysfs_.AddDevice("2-2", Stick("NEXT", true));
+  events_->Push(UeventSource::Result::kEvent, Added("2-2"));
+  ASSERT_TRUE(log_.WaitFor("usb.decision", 2));
   EXPECT_EQ(Authorized("2-2"), "0");
 }
 
