@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86 busybox-static cpio kmod python3
   dpkg-dev debootstrap lintian
+  systemd
 )
 
 missing=()

@@ -160,4 +160,96 @@ Status LocalSocketServer::Listen(const std::string& dir, const std::string& name
   return Status::Ok();
 }
 
+Status LocalSocketServer::Adopt(int fd, std::unique_ptr<LocalSocketServer>* out) {
+  int domain = 0, type = 0, listening = 0;
+  socklen_t len = sizeof domain;
+  const std::string what = "inherited socket " + std::to_string(fd);
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return Errno(errno, what);
+  len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Errno(errno, what);
+  len = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+    return Errno(errno, what);
+  }
+  if (domain != AF_UNIX || type != SOCK_STREAM || !listening) {
+    return Status::Error(EINVAL, what + ": not a listening Unix stream socket");
+  }
+  // Workers race for each connection: the losers must get EAGAIN, not block in accept.
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    return Errno(errno, what);
+  }
+  int stop[2];
+  if (::pipe2(stop, O_CLOEXEC) != 0) return Errno(errno, "pipe for " + what);
+  *out = std::make_unique<LinuxLocalSocketServer>(fd, stop[0], stop[1]);
+  return Status::Ok();
+}
+
+Status LocalSocketRequest(const std::string& path, std::string_view request,
+                          std::chrono::milliseconds timeout, std::size_t max_reply,
+                          std::string* reply) {
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::Error(ENAMETOOLONG, path + ": socket path too long");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno(errno, "socket for " + path);
+  const auto deadline = Clock::now() + timeout;
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  };
+  SetTimeout(fd, SO_SNDTIMEO, left());
+  if (::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Errno(err, "connect to " + path);
+  }
+  std::string line = std::string(request) + "\n";
+  std::string_view out(line);
+  while (!out.empty()) {
+    SetTimeout(fd, SO_SNDTIMEO, left());
+    ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || left().count() <= 0) {
+      int err = n < 0 ? errno : ETIMEDOUT;
+      ::close(fd);
+      return Errno(err, "send to " + path);
+    }
+    out.remove_prefix(static_cast<std::size_t>(n));
+  }
+  reply->clear();
+  char buf[4096];
+  for (;;) {
+    if (left().count() <= 0) {
+      ::close(fd);
+      return Errno(ETIMEDOUT, "reply from " + path);
+    }
+    SetTimeout(fd, SO_RCVTIMEO, left());
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno == EAGAIN ? ETIMEDOUT : errno;
+      ::close(fd);
+      return Errno(err, "reply from " + path);
+    }
+    reply->append(buf, static_cast<std::size_t>(n));
+    const std::size_t nl = reply->find('\n');
+    if (nl != std::string::npos) {
+      reply->resize(nl);
+      break;
+    }
+    if (n == 0 || reply->size() > max_reply) {
+      ::close(fd);
+      return Status::Error(EPROTO, path + (n == 0 ? ": the reply ended without a newline"
+                                                  : ": the reply is longer than " +
+                                                        std::to_string(max_reply) + " bytes"));
+    }
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
 }  // namespace mamori::platform

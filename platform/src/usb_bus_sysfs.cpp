@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <charconv>
 #include <cstring>
 #include <string_view>
@@ -212,6 +214,11 @@ bool IsUsbDeviceName(std::string_view name) {
 
 std::unique_ptr<UsbBus> NewSysfsUsbBus(std::string sysfs_root) {
   return std::make_unique<SysfsUsbBus>(std::move(sysfs_root));
+}
+
+bool UsbBusPresent(const std::string& sysfs_root) {
+  struct stat st;
+  return ::stat((sysfs_root + "/bus/usb").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 }  // namespace mamori::platform

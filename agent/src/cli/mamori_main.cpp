@@ -4,17 +4,21 @@
 //   mamori [--state-dir DIR] mfa import FILE
 //   mamori [--state-dir DIR] checks [--json] [--trust-file FILE] [--group G ...]
 //          [--agent-binary PATH]
+//   mamori [--runtime-dir DIR] devices [--json]     asks the running agent (root)
 #include <openssl/crypto.h>
 
 #include <boost/program_options.hpp>
 #include <ctime>
+#include <iomanip>
 #include <iostream>
 #include <string>
 
 #include "checks_command.h"
 #include "mamori/agent/credential_store.h"
+#include "mamori/agent/devices_protocol.h"
 #include "mamori/agent/event_journal.h"
 #include "mamori/agent/mfa_admin.h"
+#include "mamori/platform/local_socket.h"
 #include "mamori/platform/secure_dir.h"
 #include "qr_output.h"
 
@@ -29,6 +33,7 @@ int Usage(const po::options_description& opts) {
   std::cerr << "usage: mamori [options] mfa enroll USER | status USER | reset USER | unlock USER |"
                " import FILE\n"
                "       mamori [options] checks\n"
+               "       mamori [options] devices [--json]\n"
             << opts;
   return 2;
 }
@@ -37,6 +42,46 @@ int Report(const Status& s) {
   if (s.ok()) return 0;
   std::cerr << "mamori: " << s.message() << "\n";
   return 1;
+}
+
+// Device strings come from the device: nothing it sends may move the terminal's cursor.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) out.push_back(c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c));
+  return out.empty() ? "-" : out;
+}
+
+int Devices(const std::string& runtime_dir, bool as_json) {
+  std::string reply;
+  Status s = mamori::platform::LocalSocketRequest(runtime_dir + "/agent.sock",
+                                                  mamori::agent::DevicesRequest(),
+                                                  std::chrono::seconds(10), 16 << 20, &reply);
+  if (!s.ok()) return Report(Status::Error(s.err(), s.message() + " (is mamori-agent running?)"));
+  std::string error;
+  auto devices = mamori::agent::ParseDevicesAnswer(reply, &error);
+  if (!devices) return Report(Status::Error(-1, error));
+  if (as_json) {
+    std::cout << boost::json::serialize(boost::json::object{{"devices", *devices}}) << "\n";
+    return 0;
+  }
+  auto field = [](const boost::json::value& d, std::string_view key) {
+    const boost::json::value* v = d.get_object().if_contains(key);
+    return Printable(v ? std::string_view(v->get_string()) : std::string_view());
+  };
+  std::cout << std::left;
+  std::cout << std::setw(12) << "DEVICE" << std::setw(12) << "CHANNEL" << std::setw(11) << "ID"
+            << std::setw(22) << "SERIAL" << std::setw(10) << "DECISION" << std::setw(20) << "RULE"
+            << std::setw(9) << "MODE"
+            << "PRODUCT\n";
+  for (const auto& d : *devices) {
+    const std::string id =
+        d.get_object().contains("vid") ? field(d, "vid") + ":" + field(d, "pid") : std::string("-");
+    std::cout << std::setw(12) << field(d, "device") << std::setw(12) << field(d, "channel")
+              << std::setw(11) << id << std::setw(22) << field(d, "serial") << std::setw(10)
+              << field(d, "action") << std::setw(20) << field(d, "rule") << std::setw(9)
+              << field(d, "mode") << field(d, "product") << "\n";
+  }
+  return 0;
 }
 
 int Enroll(mamori::agent::MfaAdmin& admin, const std::string& user, const std::string& issuer,
@@ -78,15 +123,18 @@ int Enroll(mamori::agent::MfaAdmin& admin, const std::string& user, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string state_dir, issuer, png;
+  std::string state_dir, runtime_dir, issuer, png;
+  bool as_json = false;
   std::vector<std::string> words;
   mamori::cli::ChecksOptions checks;
   po::options_description opts("options");
   opts.add_options()("state-dir", po::value(&state_dir)->default_value("/var/lib/mamori"),
                      "the agent's state directory")(
+      "runtime-dir", po::value(&runtime_dir)->default_value("/run/mamori"),
+      "directory of the agent's socket (devices)")("json", po::bool_switch(&as_json),
+                                                   "JSON output (checks, devices)")(
       "issuer", po::value(&issuer)->default_value("Mamori"), "issuer shown by the app (enroll)")(
       "png", po::value(&png), "also write the QR code to this new PNG file (enroll)")(
-      "json", po::bool_switch(&checks.json), "print the outcomes as JSON (checks)")(
       "trust-file", po::value(&checks.trust_file)->default_value("/etc/mamori/trust.json"),
       "the pinned root keys the stored policy must verify against (checks)")(
       "group", po::value(&checks.groups), "a group of this terminal, repeatable (checks)")(
@@ -106,8 +154,10 @@ int main(int argc, char** argv) {
   }
   if (words.size() == 1 && words[0] == "checks") {
     checks.state_dir = state_dir;
+    checks.json = as_json;
     return mamori::cli::RunChecksCommand(checks);
   }
+  if (words.size() == 1 && words[0] == "devices") return Devices(runtime_dir, as_json);
   if (words.size() != 3 || words[0] != "mfa") return Usage(opts);
   const std::string& command = words[1];
   const std::string& arg = words[2];

@@ -35,11 +35,21 @@ class LocalSocketServer {
   static Status Listen(const std::string& dir, const std::string& name, mode_t mode,
                        std::unique_ptr<LocalSocketServer>* out);
 
+  // Serves on a listening Unix stream socket this process was given (socket activation); takes
+  // ownership of `fd`. Fails, closing nothing, when `fd` is not such a socket.
+  static Status Adopt(int fd, std::unique_ptr<LocalSocketServer>* out);
+
   // Serves on `threads` threads until Stop(); each connection gets `io_timeout` to send its line
   // and read the reply. Returns when every thread has finished its connection.
   virtual void Serve(const Handler& handler, int threads, std::chrono::milliseconds io_timeout) = 0;
   // Makes Serve return; callable from any thread.
   virtual void Stop() = 0;
 };
+
+// The client side: connects to the socket at `path`, sends `request` and a newline, and reads the
+// reply line (without its newline, at most `max_reply` bytes), all within `timeout`.
+Status LocalSocketRequest(const std::string& path, std::string_view request,
+                          std::chrono::milliseconds timeout, std::size_t max_reply,
+                          std::string* reply);
 
 }  // namespace mamori::platform

@@ -68,6 +68,8 @@ class UsbBus {
 
 // The Linux implementation over the sysfs mounted at `sysfs_root` (a temporary tree in tests).
 std::unique_ptr<UsbBus> NewSysfsUsbBus(std::string sysfs_root = "/sys");
+// Whether the kernel has a USB bus at all (usbcore loaded): `<sysfs_root>/bus/usb` exists.
+bool UsbBusPresent(const std::string& sysfs_root = "/sys");
 
 // Whether a sysfs name denotes a USB device below a root hub ("2-1.4"), a root hub ("usb2").
 bool IsUsbDeviceName(std::string_view name);

@@ -1,0 +1,118 @@
+# The real mamori-agent (not the guard driver) in the guest, with its journal and its CLI: a stick
+# not allowed stays without a disk; after kill -9 of the agent the stick stays blocked and an
+# allow-listed stick plugged while no agent runs stays unauthorized (authorized_default=0 stays in
+# the kernel); the restarted agent re-decides and the allow-listed stick gets its disk;
+# `mamori devices --json` lists both with their rules; the journal holds every decision. Then the
+# agent's decision latency over hot-plugs, its idle wake-ups and its resident memory.
+. "/host$MAMORI_SRC/guest-lib.sh"
+BIN=$(dirname "$MAMORI_DRIVER")/../../agent
+AGENT_LOG=/tmp/agent.log
+JOURNAL=/host/mnt/state/events.jsonl
+chmod 755 /host/mnt
+mkdir -m 755 /host/mnt/policy
+cp "/host$MAMORI_SRC/policies/sticks.json" /host/mnt/policy/policy.json
+
+agent_start() {
+  : >"$AGENT_LOG"
+  chroot /host "$BIN/mamori-agent" --policy-file /mnt/policy/policy.json --state-dir /mnt/state \
+    --runtime-dir /mnt/run >>"$AGENT_LOG" 2>&1 &
+  AGENT_PID=$!
+  wait_for 60 sh -c "grep -q '^mamori-agent: .*serving' $AGENT_LOG || ! kill -0 $AGENT_PID"
+  grep -q '^mamori-agent: .*serving' "$AGENT_LOG" || { fail "$1"; cat "$AGENT_LOG"; return 1; }
+  pass "$1"
+}
+journalled() {  # journalled SERIAL ACTION RULE: a usb.decision line with these values
+  grep '"type":"usb.decision"' "$JOURNAL" | grep "\"serial\":\"$1\"" |
+    grep -q "\"action\":\"$2\",\"rule\":\"$3\",\"mode\":\"enforce\""
+}
+authorized() { cat "/sys/bus/usb/devices/$1/authorized"; }
+
+agent_start "mamori-agent started" || exit 1
+check "default deny on every root hub" \
+  sh -c '! grep -L "^0$" /sys/bus/usb/devices/usb*/authorized_default | grep -q .'
+check "no USB-bus problem logged on a host with a bus" sh -c "! grep -q 'no USB bus' $AGENT_LOG"
+
+plug s1 d1 UNLISTED-1
+wait_for 30 on_bus UNLISTED-1 || fail "stick UNLISTED-1 enumerated"
+dev1=$(usb_name_of UNLISTED-1)
+wait_for 20 journalled UNLISTED-1 block default && pass "block by rule default journalled" ||
+  fail "block by rule default journalled"
+check "the decision went to the log with its fields" \
+  grep -q "^device decision: .*device=\"$dev1\".*serial=\"UNLISTED-1\".*action=block rule=\"default\"" \
+  "$AGENT_LOG"
+sleep 3  # room for a disk to appear, were the stick authorized
+check "unlisted stick unauthorized" [ "$(authorized "$dev1")" = 0 ]
+check "unlisted stick never got a block device" no_disk
+
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+check "after kill -9 the unlisted stick stays unauthorized" [ "$(authorized "$dev1")" = 0 ]
+plug s2 d2 MAMORI-OK-1
+wait_for 30 on_bus MAMORI-OK-1 || fail "stick MAMORI-OK-1 enumerated"
+dev2=$(usb_name_of MAMORI-OK-1)
+sleep 3
+check "a stick plugged while the agent is dead stays unauthorized" [ "$(authorized "$dev2")" = 0 ]
+check "a stick plugged while the agent is dead gets no block device" no_disk
+
+agent_start "mamori-agent restarted after kill -9" || exit 1
+wait_for 30 exists /sys/block/sda && pass "the restarted agent allowed MAMORI-OK-1: sda" ||
+  fail "the restarted agent allowed MAMORI-OK-1: sda"
+check "allow by rule ledger-ok journalled" journalled MAMORI-OK-1 allow ledger-ok
+check "the unlisted stick is still unauthorized" [ "$(authorized "$dev1")" = 0 ]
+
+chroot /host "$BIN/mamori" --runtime-dir /mnt/run devices --json >/tmp/devices.json 2>&1
+cat /tmp/devices.json
+check "mamori devices --json lists the allowed stick with its rule" grep -qE \
+  "\"device\":\"$dev2\",[^}]*\"serial\":\"MAMORI-OK-1\",[^}]*\"action\":\"allow\",\"rule\":\"ledger-ok\",\"mode\":\"enforce\"" \
+  /tmp/devices.json
+check "mamori devices --json lists the blocked stick with its rule" grep -qE \
+  "\"device\":\"$dev1\",[^}]*\"serial\":\"UNLISTED-1\",[^}]*\"action\":\"block\",\"rule\":\"default\",\"mode\":\"enforce\"" \
+  /tmp/devices.json
+chroot /host "$BIN/mamori" --runtime-dir /mnt/run devices
+
+# Decision latency of the agent, from receipt of the uevent to the completed sysfs write.
+decisions() { grep -c '"type":"usb.decision"' "$JOURNAL"; }
+i=1
+while [ "$i" -le 20 ]; do
+  n=$(decisions)
+  qmp blockdev-add driver=null-co node-name=lat$i
+  qmp device_add driver=usb-storage bus=xhci.0 id=lat$i drive=lat$i serial=LATENCY-$i
+  wait_for 30 sh -c "[ \$(grep -c '\"type\":\"usb.decision\"' $JOURNAL) -gt $n ]" ||
+    fail "decision for hot-plug #$i"
+  qmp device_del id=lat$i
+  wait_for 30 sh -c "! grep -q LATENCY-$i /sys/bus/usb/devices/*/serial 2>/dev/null" ||
+    fail "unplug #$i"
+  i=$((i + 1))
+done
+grep '"serial":"LATENCY-' "$JOURNAL" | grep -o '"latency_us":"[0-9]*"' | grep -o '[0-9]*' |
+  sort -n >/tmp/lat
+count=$(wc -l </tmp/lat)
+if [ "$count" -gt 0 ]; then
+  p50=$(sed -n "$(((count * 50 + 99) / 100))p" /tmp/lat)
+  p99=$(sed -n "$(((count * 99 + 99) / 100))p" /tmp/lat)
+  echo "@@METRIC agent-block-decision samples=$count p50_us=$p50 p99_us=$p99 all_us=$(tr '\n' ' ' </tmp/lat)"
+  pass "agent decision latencies recorded ($count)"
+else
+  fail "agent decision latencies recorded"
+fi
+check "every hot-plugged stick blocked by rule default" \
+  [ "$(grep '"serial":"LATENCY-' "$JOURNAL" | grep -c '"action":"block","rule":"default"')" -eq 20 ]
+sleep 2
+# Every thread of the agent (device events, socket workers, signals) sleeps until something happens.
+switches() { cat /proc/$AGENT_PID/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
+before=$(switches)
+sleep 10
+after=$(switches)
+echo "@@METRIC agent-idle context_switches_in_10s=$((after - before))"
+check "the idle agent does not wake up" [ $((after - before)) -eq 0 ]
+echo "@@METRIC agent-rss $(grep -E 'VmRSS|VmHWM' "/proc/$AGENT_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
+
+kill "$AGENT_PID"
+wait "$AGENT_PID"
+check "mamori-agent stops cleanly on SIGTERM" [ $? -eq 0 ]
+echo "---- agent log"
+cat "$AGENT_LOG"
+echo "---- journal"
+cat "$JOURNAL"
+echo "----"
+[ -z "$FAILED" ]
