@@ -44,4 +44,7 @@ port_of() { grep '"msg":"listening"' "$work/collector.log" | grep "\"listener\":
 echo "== $backend"
 "$build/bench/collector_load" --agent-url "https://127.0.0.1:$(port_of agent)" \
   --admin-url "https://localhost:$(port_of admin)" --ca "$work/ca.pem" --token "$token" \
-  --collector-pid "$collector_pid" "$@"
+  --collector-pid "$collector_pid" "$@" || status=$?
+echo "collector log: $(grep -c '"level":"error"' "$work/collector.log") errors"
+grep '"level":"error"' "$work/collector.log" | sort | uniq -c | sort -rn | head -5 || true
+exit "${status:-0}"

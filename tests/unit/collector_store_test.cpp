@@ -384,12 +384,13 @@ TEST(PostgresStore, StorePolicyNotifiesListenersAtCommit) {
   {
     // A recheck far beyond the test's wait: only the notification can wake it in time.
     PolicyWatch watch(db->uri(), std::chrono::seconds(60), [&calls] { ++calls; });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (calls == 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ASSERT_EQ(calls, 1);  // the call after LISTEN, for whatever was stored before
     ASSERT_EQ(store->StorePolicy({3, "h", "b", 1}), PolicyStoreStatus::kStored);
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (calls == 1 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -411,13 +412,14 @@ TEST(PostgresStore, WatchRechecksWithoutANotification) {
   std::atomic<int> calls{0};
   {
     PolicyWatch watch(db->uri(), std::chrono::milliseconds(200), [&calls] { ++calls; });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (calls == 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ASSERT_EQ(calls, 1);
     // Stored behind the store's back, as if its notification had been lost.
     db->Query("INSERT INTO policies (version, hash, bundle, stored_at) VALUES (5, 'h', 'b', 1)");
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (calls == 1 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -36,15 +36,23 @@ struct PolicyWatch::Impl {
   // timeout leads to the same check: has the latest version changed since the last look?
   void Watch(pg::Connection& db) {
     db.Exec((std::string("LISTEN ") + kPolicyChannel).c_str());
-    // Whatever was stored while nobody listened (before the start, or while reconnecting).
-    on_change();
+    // Read before waking the waiters for whatever was stored while nobody listened (before the
+    // start, or while reconnecting): a policy committed after this read is notified and differs.
     std::string seen = LatestVersion(db);
+    on_change();
     for (;;) {
-      pollfd fds[2] = {{PQsocket(db.handle()), POLLIN, 0}, {stop_pipe[0], POLLIN, 0}};
-      const int ready = poll(fds, 2, static_cast<int>(recheck.count()));
-      if (stopping) return;
-      if (ready > 0) {
-        if (!PQconsumeInput(db.handle())) {
+      // A notification that came in with a query's answer is already in libpq's queue: the
+      // socket would not wake poll() for it.
+      bool queued = false;
+      while (PGnotify* n = PQnotifies(db.handle())) {
+        queued = true;
+        PQfreemem(n);
+      }
+      if (!queued) {
+        pollfd fds[2] = {{PQsocket(db.handle()), POLLIN, 0}, {stop_pipe[0], POLLIN, 0}};
+        const int ready = poll(fds, 2, static_cast<int>(recheck.count()));
+        if (stopping) return;
+        if (ready > 0 && !PQconsumeInput(db.handle())) {
           throw StoreError(db.description() +
                            ": notification connection lost: " + PQerrorMessage(db.handle()));
         }
