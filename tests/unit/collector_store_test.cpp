@@ -270,6 +270,36 @@ TEST_P(StoreTest, AFailedTransactionLeavesNothing) {
   EXPECT_TRUE(store_->Events(0, 10).empty());
 }
 
+TEST_P(StoreTest, TextKeepsQuotesBackslashesCommasAndBraces) {
+  EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
+  Report r;
+  r.sequence = 1;
+  r.checks.push_back({"odd,{id}", "fail", R"(a,"b"\c{} NULL)"});
+  r.events.push_back({0, "", 0, 1500, "t\"y,pe", R"({"path":"C:\\x\"y","a":"{,}"})"});
+  r.events.push_back({0, "", 0, 1501, "", "{}"});
+  EXPECT_EQ(store_->IngestReport("t-a", r, 2000), 1u);
+  const auto checks = store_->Checks("t-a");
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].check_id, "odd,{id}");
+  EXPECT_EQ(checks[0].observed, R"(a,"b"\c{} NULL)");
+  const auto events = store_->Events(0, 10);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "t\"y,pe");
+  EXPECT_EQ(events[0].data, R"({"path":"C:\\x\"y","a":"{,}"})");
+  EXPECT_EQ(events[1].type, "");
+  // A report with neither checks nor events is stored too.
+  Report empty;
+  empty.sequence = 2;
+  EXPECT_EQ(store_->IngestReport("t-a", empty, 2100), 2u);
+  EXPECT_TRUE(store_->HasReport("t-a", 2));
+  EXPECT_EQ(store_->FindTerminal("t-a")->last_seen, 2100);
+}
+
+TEST_P(StoreTest, ReportForAnUnknownTerminalIsAStoreError) {
+  EXPECT_THROW(store_->IngestReport("t-none", MakeReport(1, "pass"), 2000), StoreError);
+  EXPECT_FALSE(store_->HasReport("t-none", 1));
+}
+
 // Two stores on one database stand for two collectors: each is a connection of its own.
 TEST_P(StoreTest, ConcurrentReportsFromTwoStoresStoreEachSequenceOnce) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
