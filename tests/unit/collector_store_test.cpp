@@ -406,6 +406,27 @@ TEST(PostgresStore, UnreachableServerNamesTheDatabaseButNotThePassword) {
   fs::remove_all(dir);
 }
 
+TEST(PostgresStore, AConnectionTheServerDroppedIsReopened) {
+  const fs::path dir = MakeTempDir();
+  auto db = TestDatabase::Create(Backend::kPostgres, dir);
+  auto store = OpenStore(db->uri());
+  const NewToken t = GenerateToken(kEnrollmentTokenPrefix);
+  store->CreateEnrollmentToken({t.id, "g", 1, 5000, 100}, t.secret_hash);
+  ASSERT_EQ(store->Enroll(t.id, {"t-a", "m", "c", "k", "h", "s", "o"}, 1000).status,
+            EnrollStatus::kOk);
+  const std::string drop =
+      "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND pid <> pg_backend_pid()";
+  ASSERT_EQ(db->Query(drop), "1");
+  EXPECT_TRUE(store->FindTerminal("t-a"));  // a transaction: BEGIN meets the dropped connection
+  ASSERT_EQ(db->Query(drop), "1");
+  EXPECT_EQ(store->IngestReport("t-a", MakeReport(1, "pass"), 2000), 1u);  // a single statement
+  EXPECT_TRUE(store->HasReport("t-a", 1));
+  store.reset();
+  db.reset();
+  fs::remove_all(dir);
+}
+
 TEST(PostgresStore, StorePolicyNotifiesListenersAtCommit) {
   const fs::path dir = MakeTempDir();
   auto db = TestDatabase::Create(Backend::kPostgres, dir);

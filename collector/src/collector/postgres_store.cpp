@@ -125,8 +125,8 @@ constexpr std::int64_t kMigrationLock = 0x6d616d6f7269;  // "mamori"
 // Enough for a burst of enrollments contending on one token; each retry waits a little longer.
 constexpr int kMaxAttempts = 30;
 
-// kSingleStatement: the body runs one statement, atomic by itself, with no BEGIN and COMMIT
-// around it (two round trips fewer).
+// kSingleStatement: the body runs one idempotent statement, atomic by itself, with no BEGIN and
+// COMMIT around it (two round trips fewer).
 enum class Isolation { kReadCommitted, kSerializable, kSingleStatement };
 
 std::int64_t AsInt(std::uint64_t value) {
@@ -399,17 +399,24 @@ class PostgresStore final : public Store {
 
  private:
   // Runs `body` in one transaction on the store's connection, again from the start when
-  // PostgreSQL reports a serialization failure or deadlock. Any other error rolls back and
-  // propagates; an early return commits what `body` did (reads only, in every such path).
+  // PostgreSQL reports a serialization failure or deadlock, or when the connection turns out to
+  // be broken before anything was sent but BEGIN (a server restart, an idle connection dropped).
+  // Any other error rolls back and propagates; an early return commits what `body` did (reads
+  // only, in every such path).
   template <class Body>
   auto Transact(Isolation isolation, Body&& body) -> decltype(body()) {
     std::lock_guard lock(mutex_);
     for (int attempt = 1;; ++attempt) {
       db_.EnsureOpen();
       const bool block = isolation != Isolation::kSingleStatement;
-      if (block) {
-        db_.Exec(isolation == Isolation::kSerializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                       : "BEGIN");
+      try {
+        if (block) {
+          db_.Exec(isolation == Isolation::kSerializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                         : "BEGIN");
+        }
+      } catch (const pg::Error&) {
+        if (PQstatus(db_.handle()) != CONNECTION_BAD || attempt == kMaxAttempts) throw;
+        continue;
       }
       try {
         auto result = body();
@@ -417,7 +424,10 @@ class PostgresStore final : public Store {
         return result;
       } catch (const pg::Error& e) {
         if (block) Rollback();
-        if (!e.retryable() || attempt == kMaxAttempts) throw;
+        // A single statement that met a broken connection is sent again: the statements run
+        // this way (a report) change nothing the second time.
+        const bool lost = !block && PQstatus(db_.handle()) == CONNECTION_BAD;
+        if (!(e.retryable() || lost) || attempt == kMaxAttempts) throw;
       } catch (...) {
         if (block) Rollback();
         throw;
