@@ -45,6 +45,6 @@ echo "== $backend"
 "$build/bench/collector_load" --agent-url "https://127.0.0.1:$(port_of agent)" \
   --admin-url "https://localhost:$(port_of admin)" --ca "$work/ca.pem" --token "$token" \
   --collector-pid "$collector_pid" "$@" || status=$?
-echo "collector log: $(grep -c '"level":"error"' "$work/collector.log") errors"
+echo "collector log: $(grep -c '"level":"error"' "$work/collector.log") errors, $(grep -c '"msg":"handshake failed"' "$work/collector.log") failed handshakes"
 grep '"level":"error"' "$work/collector.log" | sort | uniq -c | sort -rn | head -5 || true
 exit "${status:-0}"

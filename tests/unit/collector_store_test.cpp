@@ -270,6 +270,36 @@ TEST_P(StoreTest, AFailedTransactionLeavesNothing) {
   EXPECT_TRUE(store_->Events(0, 10).empty());
 }
 
+TEST_P(StoreTest, TextKeepsQuotesBackslashesCommasAndBraces) {
+  EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
+  Report r;
+  r.sequence = 1;
+  r.checks.push_back({"odd,{id}", "fail", R"(a,"b"\c{} NULL)"});
+  r.events.push_back({0, "", 0, 1500, "t\"y,pe", R"({"path":"C:\\x\"y","a":"{,}"})"});
+  r.events.push_back({0, "", 0, 1501, "", "{}"});
+  EXPECT_EQ(store_->IngestReport("t-a", r, 2000), 1u);
+  const auto checks = store_->Checks("t-a");
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].check_id, "odd,{id}");
+  EXPECT_EQ(checks[0].observed, R"(a,"b"\c{} NULL)");
+  const auto events = store_->Events(0, 10);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "t\"y,pe");
+  EXPECT_EQ(events[0].data, R"({"path":"C:\\x\"y","a":"{,}"})");
+  EXPECT_EQ(events[1].type, "");
+  // A report with neither checks nor events is stored too.
+  Report empty;
+  empty.sequence = 2;
+  EXPECT_EQ(store_->IngestReport("t-a", empty, 2100), 2u);
+  EXPECT_TRUE(store_->HasReport("t-a", 2));
+  EXPECT_EQ(store_->FindTerminal("t-a")->last_seen, 2100);
+}
+
+TEST_P(StoreTest, ReportForAnUnknownTerminalIsAStoreError) {
+  EXPECT_THROW(store_->IngestReport("t-none", MakeReport(1, "pass"), 2000), StoreError);
+  EXPECT_FALSE(store_->HasReport("t-none", 1));
+}
+
 // Two stores on one database stand for two collectors: each is a connection of its own.
 TEST_P(StoreTest, ConcurrentReportsFromTwoStoresStoreEachSequenceOnce) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
@@ -373,6 +403,27 @@ TEST(PostgresStore, UnreachableServerNamesTheDatabaseButNotThePassword) {
             "postgresql://u@db.example.lg.jp:6432/fleet");
   EXPECT_EQ(DescribeDatabase("/var/lib/mamori-collector/collector.db"),
             "/var/lib/mamori-collector/collector.db");
+  fs::remove_all(dir);
+}
+
+TEST(PostgresStore, AConnectionTheServerDroppedIsReopened) {
+  const fs::path dir = MakeTempDir();
+  auto db = TestDatabase::Create(Backend::kPostgres, dir);
+  auto store = OpenStore(db->uri());
+  const NewToken t = GenerateToken(kEnrollmentTokenPrefix);
+  store->CreateEnrollmentToken({t.id, "g", 1, 5000, 100}, t.secret_hash);
+  ASSERT_EQ(store->Enroll(t.id, {"t-a", "m", "c", "k", "h", "s", "o"}, 1000).status,
+            EnrollStatus::kOk);
+  const std::string drop =
+      "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND pid <> pg_backend_pid()";
+  ASSERT_EQ(db->Query(drop), "1");
+  EXPECT_TRUE(store->FindTerminal("t-a"));  // a transaction: BEGIN meets the dropped connection
+  ASSERT_EQ(db->Query(drop), "1");
+  EXPECT_EQ(store->IngestReport("t-a", MakeReport(1, "pass"), 2000), 1u);  // a single statement
+  EXPECT_TRUE(store->HasReport("t-a", 1));
+  store.reset();
+  db.reset();
   fs::remove_all(dir);
 }
 

@@ -11,6 +11,29 @@ Param Bytes(std::string_view bytes) { return {std::string(bytes), true}; }
 Param OptInt(std::optional<std::int64_t> value) { return value ? Int(*value) : Null(); }
 Param Null() { return {std::nullopt, false}; }
 
+Param TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (const char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return {out + "}", false};
+}
+
+Param IntArray(const std::vector<std::int64_t>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  return {out + "}", false};
+}
+
 std::string Result::Text(int row, int column) const {
   return std::string(PQgetvalue(result_.get(), row, column),
                      static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mamori/collector/store.h"
 
@@ -39,6 +40,9 @@ Param Int(std::int64_t value);
 Param Bytes(std::string_view bytes);
 Param OptInt(std::optional<std::int64_t> value);
 Param Null();
+// Arrays in PostgreSQL's text form, every element quoted: for unnest and loops on the server.
+Param TextArray(const std::vector<std::string>& values);
+Param IntArray(const std::vector<std::int64_t>& values);
 
 class Result {
  public:

@@ -60,6 +60,60 @@ CREATE TABLE policies (
   version NUMERIC(20, 0) PRIMARY KEY, hash TEXT NOT NULL, bundle BYTEA NOT NULL,
   stored_at BIGINT NOT NULL);
 CREATE TABLE settings (name TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL);
+-- A report in one round trip: the same steps as SqliteStore::IngestReport, in the same order.
+CREATE FUNCTION mamori_ingest_report(
+  p_terminal TEXT, p_sequence BIGINT, p_now BIGINT, p_policy_version NUMERIC,
+  p_check_ids TEXT[], p_results TEXT[], p_observed TEXT[],
+  p_event_times BIGINT[], p_event_types TEXT[], p_event_data TEXT[]) RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_last BIGINT;
+  v_prev check_state%ROWTYPE;
+  v_existed BOOLEAN;
+  v_changed BOOLEAN;
+BEGIN
+  SELECT last_sequence INTO v_last FROM terminals WHERE id = p_terminal FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no terminal %', p_terminal;
+  END IF;
+  INSERT INTO reports (terminal_id, sequence, received_at, policy_version)
+    VALUES (p_terminal, p_sequence, p_now, p_policy_version) ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN v_last;  -- already stored
+  END IF;
+  INSERT INTO events (terminal_id, sequence, time, type, data, received_at)
+    SELECT p_terminal, p_sequence, e.t, e.ty, e.d, p_now
+    FROM unnest(p_event_times, p_event_types, p_event_data) WITH ORDINALITY AS e(t, ty, d, n)
+    ORDER BY e.n;
+  -- A report that arrives after a later one adds its events but keeps the newer status.
+  IF p_sequence <= v_last THEN
+    UPDATE terminals SET last_seen = p_now WHERE id = p_terminal;
+    RETURN v_last;
+  END IF;
+  FOR i IN 1 .. coalesce(array_length(p_check_ids, 1), 0) LOOP
+    SELECT * INTO v_prev FROM check_state
+      WHERE terminal_id = p_terminal AND check_id = p_check_ids[i];
+    v_existed := FOUND;
+    v_changed := NOT v_existed OR v_prev.result <> p_results[i] OR v_prev.observed <> p_observed[i];
+    INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, first_failed_at,
+                             updated_at)
+      VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i],
+              CASE WHEN v_changed THEN p_now ELSE v_prev.changed_at END,
+              CASE WHEN p_results[i] = 'fail' THEN
+                COALESCE(CASE WHEN v_existed THEN v_prev.first_failed_at END, p_now) END,
+              p_now)
+      ON CONFLICT (terminal_id, check_id) DO UPDATE SET result = excluded.result,
+        observed = excluded.observed, changed_at = excluded.changed_at,
+        first_failed_at = excluded.first_failed_at, updated_at = excluded.updated_at;
+    IF v_changed THEN
+      INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence)
+        VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i], p_now, p_sequence);
+    END IF;
+  END LOOP;
+  UPDATE terminals SET last_sequence = p_sequence, last_seen = p_now,
+    policy_version = COALESCE(p_policy_version, policy_version) WHERE id = p_terminal;
+  RETURN p_sequence;
+END $$;
 )sql",
 };
 
@@ -71,7 +125,9 @@ constexpr std::int64_t kMigrationLock = 0x6d616d6f7269;  // "mamori"
 // Enough for a burst of enrollments contending on one token; each retry waits a little longer.
 constexpr int kMaxAttempts = 30;
 
-enum class Isolation { kReadCommitted, kSerializable };
+// kSingleStatement: the body runs one idempotent statement, atomic by itself, with no BEGIN and
+// COMMIT around it (two round trips fewer).
+enum class Isolation { kReadCommitted, kSerializable, kSingleStatement };
 
 std::int64_t AsInt(std::uint64_t value) {
   if (value > static_cast<std::uint64_t>(INT64_MAX)) {
@@ -220,42 +276,32 @@ class PostgresStore final : public Store {
     });
   }
 
-  // The terminal's row lock orders reports of one terminal across collectors, as the single
-  // writer did in SQLite; reports of different terminals proceed in parallel.
+  // One statement, so one transaction without BEGIN and COMMIT: the terminal's row lock in
+  // mamori_ingest_report orders reports of one terminal across collectors, as the single writer
+  // did in SQLite; reports of different terminals proceed in parallel.
   std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
                              UnixTime now) override {
-    return Transact(Isolation::kReadCommitted, [&]() -> std::uint64_t {
-      const Result locked =
-          db_.Exec("SELECT last_sequence FROM terminals WHERE id = $1 FOR NO KEY UPDATE",
-                   {Text(terminal_id)});
-      if (locked.rows() == 0) throw StoreError("no terminal " + terminal_id);
-      const auto last_sequence = static_cast<std::uint64_t>(locked.Int(0, 0));
-      const std::int64_t sequence = AsInt(report.sequence);
-      const Result inserted = db_.Exec(
-          "INSERT INTO reports (terminal_id, sequence, received_at, policy_version) VALUES ($1, "
-          "$2, $3, $4) ON CONFLICT DO NOTHING",
-          {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version)});
-      if (inserted.affected() == 0) return last_sequence;  // already stored
-
-      for (const Event& e : report.events) {
-        db_.Exec(
-            "INSERT INTO events (terminal_id, sequence, time, type, data, received_at) VALUES "
-            "($1, $2, $3, $4, $5, $6)",
-            {Text(terminal_id), Int(sequence), Int(e.time), Text(e.type), Text(e.data), Int(now)});
-      }
-      // A report that arrives after a later one still adds its events, but must not overwrite
-      // the newer status.
-      if (report.sequence <= last_sequence) {
-        db_.Exec("UPDATE terminals SET last_seen = $1 WHERE id = $2",
-                 {Int(now), Text(terminal_id)});
-        return last_sequence;
-      }
-      for (const CheckResult& c : report.checks) UpdateCheck(terminal_id, c, sequence, now);
-      db_.Exec(
-          "UPDATE terminals SET last_sequence = $1, last_seen = $2, policy_version = "
-          "COALESCE($3, policy_version) WHERE id = $4",
-          {Int(sequence), Int(now), Version(report.policy_version), Text(terminal_id)});
-      return report.sequence;
+    const std::int64_t sequence = AsInt(report.sequence);
+    std::vector<std::string> check_ids, results, observed, event_types, event_data;
+    std::vector<std::int64_t> event_times;
+    for (const CheckResult& c : report.checks) {
+      check_ids.push_back(c.check_id);
+      results.push_back(c.result);
+      observed.push_back(c.observed);
+    }
+    for (const Event& e : report.events) {
+      event_times.push_back(e.time);
+      event_types.push_back(e.type);
+      event_data.push_back(e.data);
+    }
+    return Transact(Isolation::kSingleStatement, [&] {
+      const Result r = db_.Exec(
+          "SELECT mamori_ingest_report($1, $2, $3, $4::numeric, $5::text[], $6::text[], "
+          "$7::text[], $8::bigint[], $9::text[], $10::text[])",
+          {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version),
+           pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
+           pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data)});
+      return static_cast<std::uint64_t>(r.Int(0, 0));
     });
   }
 
@@ -353,24 +399,37 @@ class PostgresStore final : public Store {
 
  private:
   // Runs `body` in one transaction on the store's connection, again from the start when
-  // PostgreSQL reports a serialization failure or deadlock. Any other error rolls back and
-  // propagates; an early return commits what `body` did (reads only, in every such path).
+  // PostgreSQL reports a serialization failure or deadlock, or when the connection turns out to
+  // be broken before anything was sent but BEGIN (a server restart, an idle connection dropped).
+  // Any other error rolls back and propagates; an early return commits what `body` did (reads
+  // only, in every such path).
   template <class Body>
   auto Transact(Isolation isolation, Body&& body) -> decltype(body()) {
     std::lock_guard lock(mutex_);
     for (int attempt = 1;; ++attempt) {
       db_.EnsureOpen();
-      db_.Exec(isolation == Isolation::kSerializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                     : "BEGIN");
+      const bool block = isolation != Isolation::kSingleStatement;
+      try {
+        if (block) {
+          db_.Exec(isolation == Isolation::kSerializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                         : "BEGIN");
+        }
+      } catch (const pg::Error&) {
+        if (PQstatus(db_.handle()) != CONNECTION_BAD || attempt == kMaxAttempts) throw;
+        continue;
+      }
       try {
         auto result = body();
-        db_.Exec("COMMIT");
+        if (block) db_.Exec("COMMIT");
         return result;
       } catch (const pg::Error& e) {
-        Rollback();
-        if (!e.retryable() || attempt == kMaxAttempts) throw;
+        if (block) Rollback();
+        // A single statement that met a broken connection is sent again: the statements run
+        // this way (a report) change nothing the second time.
+        const bool lost = !block && PQstatus(db_.handle()) == CONNECTION_BAD;
+        if (!(e.retryable() || lost) || attempt == kMaxAttempts) throw;
       } catch (...) {
-        Rollback();
+        if (block) Rollback();
         throw;
       }
       std::uniform_int_distribution<int> jitter(1, 2 * attempt);
@@ -433,35 +492,6 @@ class PostgresStore final : public Store {
     const Result r = db_.Exec("SELECT value FROM settings WHERE name = $1", {Text(name)});
     if (r.rows() == 0) return std::nullopt;
     return r.Bytes(0, 0);
-  }
-
-  void UpdateCheck(const std::string& terminal_id, const CheckResult& c, std::int64_t sequence,
-                   UnixTime now) {
-    const Result old = db_.Exec(
-        "SELECT result, observed, changed_at, first_failed_at FROM check_state WHERE "
-        "terminal_id = $1 AND check_id = $2",
-        {Text(terminal_id), Text(c.check_id)});
-    const bool existed = old.rows() > 0;
-    const bool changed = !existed || old.Text(0, 0) != c.result || old.Text(0, 1) != c.observed;
-    std::optional<UnixTime> first_failed;
-    if (c.result == "fail") {
-      first_failed = existed && !old.IsNull(0, 3) ? old.Int(0, 3) : now;
-    }
-    db_.Exec(
-        "INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, "
-        "first_failed_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT "
-        "(terminal_id, check_id) DO UPDATE SET result = excluded.result, observed = "
-        "excluded.observed, changed_at = excluded.changed_at, first_failed_at = "
-        "excluded.first_failed_at, updated_at = excluded.updated_at",
-        {Text(terminal_id), Text(c.check_id), Text(c.result), Text(c.observed),
-         Int(changed ? now : old.Int(0, 2)), OptInt(first_failed), Int(now)});
-    if (changed) {
-      db_.Exec(
-          "INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence) "
-          "VALUES ($1, $2, $3, $4, $5, $6)",
-          {Text(terminal_id), Text(c.check_id), Text(c.result), Text(c.observed), Int(now),
-           Int(sequence)});
-    }
   }
 
   std::mutex mutex_;
