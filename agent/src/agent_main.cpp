@@ -1,19 +1,20 @@
 // mamori-agent: serves MFA verification to pam_mamori.so over a local socket.
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <ctime>
 #include <iostream>
 #include <thread>
 
+#include "collector_channel.h"
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/event_journal.h"
 #include "mamori/agent/mfa_service.h"
 #include "mamori/platform/accounts.h"
 #include "mamori/platform/local_socket.h"
 #include "mamori/platform/secure_dir.h"
-#include "mamori/policy/document.h"
 
 namespace po = boost::program_options;
 using mamori::platform::Status;
@@ -22,36 +23,15 @@ namespace {
 
 constexpr char kSocketName[] = "agent.sock";
 
-// The policy file must sit in a directory only root can change, like everything root trusts.
-bool LoadPolicy(const std::string& file, mamori::policy::Policy* out) {
-  const std::size_t slash = file.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
-  const std::string name = slash == std::string::npos ? file : file.substr(slash + 1);
-  std::unique_ptr<mamori::platform::SecureDir> d;
-  std::string text;
-  Status s = mamori::platform::SecureDir::Open(dir, 0755, &d);
-  if (s.ok()) s = d->Read(name, mamori::policy::kMaxDocumentBytes, &text);
-  if (!s.ok()) {
-    std::cerr << "mamori-agent: policy: " << s.message() << "\n";
-    return false;
-  }
-  mamori::policy::ParseResult parsed = mamori::policy::ParsePolicy(text);
-  if (!parsed.ok()) {
-    for (const auto& e : parsed.errors) std::cerr << file << ": " << e.ToString() << "\n";
-    return false;
-  }
-  *out = std::move(*parsed.policy);
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string policy_file, state_dir, runtime_dir;
+  std::string trust_file, state_dir, runtime_dir;
   int threads = 8;
   po::options_description opts("mamori-agent options");
-  opts.add_options()("help", "show this help")("policy-file", po::value(&policy_file)->required(),
-                                               "policy document (JSON)")(
+  opts.add_options()("help", "show this help")(
+      "trust-file", po::value(&trust_file)->default_value("/etc/mamori/trust.json"),
+      "the pinned root keys that policy bundles must be signed by")(
       "state-dir", po::value(&state_dir)->default_value("/var/lib/mamori"),
       "root-only state: credentials, host key, event journal")(
       "runtime-dir", po::value(&runtime_dir)->default_value("/run/mamori"),
@@ -71,12 +51,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  mamori::policy::Policy policy;
-  if (!LoadPolicy(policy_file, &policy)) return 1;
   std::unique_ptr<mamori::agent::CredentialStore> store;
   Status s = mamori::agent::CredentialStore::Open(state_dir, &store);
   std::unique_ptr<mamori::agent::EventJournal> journal;
   if (s.ok()) s = mamori::agent::EventJournal::Open(store->state_dir(), &journal);
+  // Policy comes only from signed bundles; the collector channel runs once the terminal enrolled.
+  std::unique_ptr<mamori::agent::CollectorChannel> channel;
+  if (s.ok())
+    s = mamori::agent::CollectorChannel::Open(store->state_dir(), trust_file, *journal, &channel);
   // Everyone may connect; the service decides by the caller's uid what it may ask.
   std::unique_ptr<mamori::platform::LocalSocketServer> server;
   if (s.ok())
@@ -95,8 +77,11 @@ int main(int argc, char** argv) {
   // A file size limit must fail the write (and deny), not kill the agent.
   signal(SIGXFSZ, SIG_IGN);
 
+  const mamori::policy::Policy policy = channel->policy();
   mamori::agent::MfaService service(*store, *journal, mamori::platform::Accounts::Default(),
                                     policy.mfa, [] { return std::time(nullptr); });
+  channel->OnPolicyApplied([&](const mamori::policy::Policy& p) { service.SetPolicy(p.mfa); });
+  channel->Start();
   std::thread serving([&] {
     server->Serve(
         [&](std::string_view line, const mamori::platform::PeerCredentials& peer) {
@@ -104,11 +89,17 @@ int main(int argc, char** argv) {
         },
         threads, std::chrono::seconds(5));
   });
-  std::cerr << "mamori-agent: serving " << runtime_dir << "/" << kSocketName << " (policy version "
-            << policy.version << ")\n";
+  std::cerr << "mamori-agent: serving " << runtime_dir << "/" << kSocketName << " (policy "
+            << (channel->policy_version() ? "version " + std::to_string(policy.version)
+                                          : std::string("built-in defaults"))
+            << (channel->enrollment() ? ", terminal " + channel->enrollment()->terminal_id : "")
+            << ")\n";
   int sig = 0;
   sigwait(&stop_signals, &sig);
   server->Stop();
   serving.join();
-  return 0;
+  // Every journal entry and applied policy is durable when it is made, so the long-poll in flight
+  // is not waited for.
+  std::fflush(stderr);
+  _exit(0);
 }

@@ -2,6 +2,8 @@
 //   mamori [--state-dir DIR] mfa enroll USER [--issuer NAME] [--png FILE]
 //   mamori [--state-dir DIR] mfa status|reset|unlock USER
 //   mamori [--state-dir DIR] mfa import FILE
+//   mamori [--state-dir DIR] enroll --url URL --ca CA.pem --token-file FILE|- [--force]
+//   mamori [--state-dir DIR] [--trust-file FILE] policy apply BUNDLE
 #include <openssl/crypto.h>
 
 #include <boost/program_options.hpp>
@@ -9,6 +11,7 @@
 #include <iostream>
 #include <string>
 
+#include "channel_commands.h"
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/event_journal.h"
 #include "mamori/agent/mfa_admin.h"
@@ -23,9 +26,12 @@ namespace {
 constexpr int kEnrollAttempts = 3;
 
 int Usage(const po::options_description& opts) {
-  std::cerr << "usage: mamori [options] mfa enroll USER | status USER | reset USER | unlock USER |"
-               " import FILE\n"
-            << opts;
+  std::cerr
+      << "usage: mamori [options] mfa enroll USER | status USER | reset USER | unlock USER |"
+         " import FILE\n"
+         "       mamori [options] enroll --url URL --ca CA.pem --token-file FILE|- [--force]\n"
+         "       mamori [options] policy apply BUNDLE\n"
+      << opts;
   return 2;
 }
 
@@ -74,13 +80,21 @@ int Enroll(mamori::agent::MfaAdmin& admin, const std::string& user, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string state_dir, issuer, png;
+  std::string state_dir, issuer, png, trust_file;
+  mamori::cli::EnrollArgs enroll;
   std::vector<std::string> words;
   po::options_description opts("options");
   opts.add_options()("state-dir", po::value(&state_dir)->default_value("/var/lib/mamori"),
                      "the agent's state directory")(
       "issuer", po::value(&issuer)->default_value("Mamori"), "issuer shown by the app (enroll)")(
-      "png", po::value(&png), "also write the QR code to this new PNG file (enroll)");
+      "png", po::value(&png), "also write the QR code to this new PNG file (enroll)")(
+      "url", po::value(&enroll.url), "the collector's agent API, https://host:port (enroll)")(
+      "ca", po::value(&enroll.ca_file), "the collector's CA certificate, PEM (enroll)")(
+      "token-file", po::value(&enroll.token_file),
+      "file holding the enrollment token, - for standard input (enroll)")(
+      "force", po::bool_switch(&enroll.force), "enroll again, replacing the identity (enroll)")(
+      "trust-file", po::value(&trust_file)->default_value("/etc/mamori/trust.json"),
+      "the pinned root keys (policy apply)");
   po::options_description all;
   all.add(opts).add_options()("words", po::value(&words));
   po::positional_options_description pos;
@@ -92,6 +106,13 @@ int main(int argc, char** argv) {
   } catch (const po::error& e) {
     std::cerr << "mamori: " << e.what() << "\n";
     return Usage(opts);
+  }
+  if (words.size() == 1 && words[0] == "enroll") {
+    enroll.state_dir = state_dir;
+    return mamori::cli::EnrollCommand(enroll);
+  }
+  if (words.size() == 3 && words[0] == "policy" && words[1] == "apply") {
+    return mamori::cli::PolicyApplyCommand(state_dir, trust_file, words[2]);
   }
   if (words.size() != 3 || words[0] != "mfa") return Usage(opts);
   const std::string& command = words[1];
