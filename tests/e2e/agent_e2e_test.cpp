@@ -260,12 +260,31 @@ TEST_F(AgentE2e, EnrolledAgentReportsAndAppliesPushedPolicy) {
   EXPECT_EQ(rejected[0].at("data").at("kept_version"), "2");
   EXPECT_EQ(Terminal()["policy_version"], 2);
 
+  // An older bundle, even one signed by the trusted key, is a rollback: refused and reported.
+  std::ofstream(dir_ / "policy-1.bundle") << Bundle(1, admin_key_);
+  const auto rollback =
+      RunProgram({"/bin/sh", "-c",
+                  std::string(MAMORI_BIN) + " --state-dir " + state_ + " --trust-file " +
+                      (dir_ / "trust.json").string() + " policy apply " +
+                      (dir_ / "policy-1.bundle").string() + " 2>&1"});
+  EXPECT_EQ(rollback.status, 1);
+  EXPECT_NE(rollback.out.find("rejected (rollback)"), std::string::npos) << rollback.out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : Events("policy.rejected")) {
+          if (e.at("data").at("reason") == "rollback") return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(Terminal()["policy_version"], 2);
+
   // After a restart the applied policy is still the one in force.
   StopAgent();
   StartAgent();
-  // The new process refuses the bundle once more, and reports that.
+  // The new process refuses the forged bundle once more, and reports that.
   ASSERT_TRUE(
-      WaitFor([&] { return Events("policy.rejected").size() == 2; }, std::chrono::seconds(20)));
+      WaitFor([&] { return Events("policy.rejected").size() == 3; }, std::chrono::seconds(20)));
   EXPECT_EQ(Terminal()["policy_version"], 2);
 
   const auto shown =
