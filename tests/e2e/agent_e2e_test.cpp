@@ -21,7 +21,9 @@
 #include <thread>
 
 #include "collector_process.h"
+#include "mamori/agent/enrollment.h"
 #include "mamori/agent/event_journal.h"
+#include "mamori/agent/reporter.h"
 #include "mamori/collector/client.h"
 #include "mamori/platform/secure_dir.h"
 #include "mamori/policy/bundle.h"
@@ -333,6 +335,54 @@ TEST_F(AgentE2e, SpoolDrainsAfterTheCollectorComesBack) {
   const auto seen = StoredNumbers();
   EXPECT_EQ(seen.size(), 300u);
   for (const auto& [n, times] : seen) EXPECT_EQ(times, 1) << "event " << n;
+}
+
+// The reporter in-process: checks from the callback reach the collector, the collector's Date
+// header gives the clock skew, and a refused report deletes nothing.
+TEST_F(AgentE2e, ReporterSendsChecksMeasuresSkewAndKeepsEventsWhenRefused) {
+  Enroll();
+  std::unique_ptr<platform::SecureDir> state;
+  ASSERT_TRUE(platform::SecureDir::Open(state_, 0700, &state).ok());
+  std::optional<Enrollment> enrollment;
+  ASSERT_TRUE(LoadEnrollment(*state, &enrollment).ok());
+  ASSERT_TRUE(enrollment.has_value());
+  EXPECT_EQ(enrollment->terminal_id, terminal_);
+  std::unique_ptr<EventJournal> journal;
+  ASSERT_TRUE(EventJournal::Open(*state, &journal).ok());
+  Reporter reporter(
+      *enrollment, *journal,
+      [] {
+        return std::vector<ReportCheck>{{"usb.authorized_default", "pass", "0 on 2 root hubs"},
+                                        {"ntp.sync", "fail", "not synchronized"}};
+      },
+      [] { return std::optional<std::uint64_t>(4); }, [] { return std::chrono::seconds(60); },
+      Reporter::Options{});
+  EXPECT_FALSE(reporter.clock_skew().has_value());
+  bool more = true;
+  platform::Status s = reporter.SendOnce(&more);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(more);
+  ASSERT_TRUE(reporter.clock_skew().has_value());
+  EXPECT_LE(std::abs(reporter.clock_skew()->count()), 2);
+  json::object t = Terminal();
+  EXPECT_EQ(t["policy_version"], 4);
+  std::map<std::string, std::string> results;
+  for (const auto& c : t["checks"].as_array()) {
+    results[std::string(c.at("id").as_string())] = std::string(c.at("result").as_string());
+  }
+  EXPECT_EQ(results["usb.authorized_default"], "pass");
+  EXPECT_EQ(results["ntp.sync"], "fail");
+
+  const auto revoke =
+      HttpsRequest(Admin(), "POST", "/v1/admin/terminals/" + terminal_ + "/revoke", "");
+  ASSERT_EQ(revoke.status, 200) << revoke.body;
+  ASSERT_TRUE(journal->Record(Event{1763900000, "test.event", {{"n", "1"}}}).ok());
+  s = reporter.SendOnce(&more);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("HTTP 403"), std::string::npos) << s.message();
+  std::uint64_t pending = 0;
+  ASSERT_TRUE(journal->PendingEvents(&pending).ok());
+  EXPECT_EQ(pending, 1u);
 }
 
 }  // namespace
