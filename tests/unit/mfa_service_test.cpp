@@ -95,6 +95,21 @@ TEST_F(MfaServiceTest, CheckPromptsOnlyWhenPolicyRequiresMfa) {
   EXPECT_EQ(Ask(MfaOp::kVerify, "alice", "000000", 0, "cron"), MfaAnswer::kIgnore);
 }
 
+// A newly applied policy takes effect for the next request of a running service.
+TEST_F(MfaServiceTest, ReplacedPolicyAppliesToTheNextRequest) {
+  MfaService service(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+  MfaRequest r;
+  r.op = MfaOp::kCheck;
+  r.user = "alice";
+  r.service = "cron";
+  const platform::PeerCredentials root{1234, 0, 0};
+  EXPECT_EQ(service.Handle(r, root), MfaAnswer::kIgnore);
+  policy::MfaPolicy wider = policy_;
+  wider.services = {"*"};
+  service.SetPolicy(wider);
+  EXPECT_EQ(service.Handle(r, root), MfaAnswer::kPrompt);
+}
+
 TEST_F(MfaServiceTest, VerdictsMapToAnswersAndEventsWithoutCodes) {
   const std::string code = Code();
   EXPECT_EQ(Ask(MfaOp::kVerify, "alice", code), MfaAnswer::kSuccess);
