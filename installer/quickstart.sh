@@ -44,7 +44,8 @@ say "dependencies (tests/install-deps.sh)"
 bash "$root/tests/install-deps.sh"
 
 say "build"
-cmake --preset default -S "$root" >/dev/null
+cd "$root"
+cmake --preset default >/dev/null
 cmake --build "$build" -j2 --target mamori-collector mamorictl mamori-agent mamori
 
 collector_bin=$build/collector/mamori-collector
