@@ -17,6 +17,11 @@ cat >"$work/etc/policy.json" <<JSON
 {"schema":1,"version":1,"issued_at":"2026-01-01T00:00:00Z","expires_at":"2099-01-01T00:00:00Z",
  "targets":["*"],"mfa":{"services":["mamori"]}}
 JSON
+# The agent takes policy only as a bundle signed by a pinned key.
+"$build/collector/mamorictl" policy keygen --out "$work/etc/admin.key" \
+  --trust-out "$work/etc/trust.json" >/dev/null
+"$build/collector/mamorictl" policy sign --key "$work/etc/admin.key" \
+  --out "$work/etc/policy.bundle" "$work/etc/policy.json" >/dev/null
 echo "auth required $build/agent/pam_mamori.so socket=$work/run/agent.sock" >"$work/pam.d/mamori"
 echo "auth required pam_oath.so usersfile=$work/oath/\${USER}.oath window=1 digits=6" \
   >"$work/pam.d/oath"
@@ -27,7 +32,9 @@ for ((i = 0; i < 2 * iterations; i++)); do echo "u$i:x:$((20000 + i)):20000::/no
 echo "bench:x:20000:" >"$work/group"
 
 "$build/bench/pam_mfa_bench" --setup "$work" "$((2 * iterations))"
-"$build/agent/mamori-agent" --policy-file "$work/etc/policy.json" --state-dir "$work/state" \
+"$build/agent/mamori" --state-dir "$work/state" --trust-file "$work/etc/trust.json" \
+  policy apply "$work/etc/policy.bundle" >/dev/null
+"$build/agent/mamori-agent" --trust-file "$work/etc/trust.json" --state-dir "$work/state" \
   --runtime-dir "$work/run" 2>"$work/agent.log" &
 agent_pid=$!
 for _ in $(seq 100); do [[ -S $work/run/agent.sock ]] && break; sleep 0.05; done

@@ -1,7 +1,8 @@
-// mamori-agent: serves MFA verification to pam_mamori.so over a local socket and runs the
-// removable-media guard.
+// mamori-agent: the resident daemon. Serves MFA verification to pam_mamori.so over a local socket,
+// runs the removable-media guard, and reports compliance and applies signed policy once enrolled.
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <condition_variable>
@@ -10,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "agent_checks.h"
+#include "collector_channel.h"
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/device_service.h"
 #include "mamori/agent/devices_protocol.h"
@@ -19,7 +22,7 @@
 #include "mamori/platform/local_socket.h"
 #include "mamori/platform/secure_dir.h"
 #include "mamori/platform/service_manager.h"
-#include "mamori/policy/document.h"
+#include "mamori/platform/system_probe.h"
 
 namespace po = boost::program_options;
 using mamori::platform::Status;
@@ -28,37 +31,16 @@ namespace {
 
 constexpr char kSocketName[] = "agent.sock";
 
-// The policy file must sit in a directory only root can change, like everything root trusts.
-bool LoadPolicy(const std::string& file, mamori::policy::Policy* out) {
-  const std::size_t slash = file.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
-  const std::string name = slash == std::string::npos ? file : file.substr(slash + 1);
-  std::unique_ptr<mamori::platform::SecureDir> d;
-  std::string text;
-  Status s = mamori::platform::SecureDir::Open(dir, 0755, &d);
-  if (s.ok()) s = d->Read(name, mamori::policy::kMaxDocumentBytes, &text);
-  if (!s.ok()) {
-    std::cerr << "mamori-agent: policy: " << s.message() << "\n";
-    return false;
-  }
-  mamori::policy::ParseResult parsed = mamori::policy::ParsePolicy(text);
-  if (!parsed.ok()) {
-    for (const auto& e : parsed.errors) std::cerr << file << ": " << e.ToString() << "\n";
-    return false;
-  }
-  *out = std::move(*parsed.policy);
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string policy_file, state_dir, runtime_dir, usb_sysfs_root;
+  std::string trust_file, state_dir, runtime_dir, usb_sysfs_root;
   int threads = 8;
   bool developer_mode = false;
   po::options_description opts("mamori-agent options");
-  opts.add_options()("help", "show this help")("policy-file", po::value(&policy_file)->required(),
-                                               "policy document (JSON)")(
+  opts.add_options()("help", "show this help")(
+      "trust-file", po::value(&trust_file)->default_value("/etc/mamori/trust.json"),
+      "the pinned root keys that policy bundles must be signed by")(
       "state-dir", po::value(&state_dir)->default_value("/var/lib/mamori"),
       "root-only state: credentials, host key, event journal")(
       "runtime-dir", po::value(&runtime_dir)->default_value("/run/mamori"),
@@ -82,12 +64,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  mamori::policy::Policy policy;
-  if (!LoadPolicy(policy_file, &policy)) return 1;
   std::unique_ptr<mamori::agent::CredentialStore> store;
   Status s = mamori::agent::CredentialStore::Open(state_dir, &store);
   std::unique_ptr<mamori::agent::EventJournal> journal;
   if (s.ok()) s = mamori::agent::EventJournal::Open(store->state_dir(), &journal);
+  // Policy comes only from signed bundles; the collector channel runs once the terminal enrolled.
+  std::unique_ptr<mamori::agent::CollectorChannel> channel;
+  if (s.ok())
+    s = mamori::agent::CollectorChannel::Open(store->state_dir(), trust_file, *journal, &channel);
   // Everyone may connect; the service decides by the caller's uid what it may ask. Under socket
   // activation (mamori-agent.socket) the socket is systemd's, so logins wait across restarts.
   auto service_manager = mamori::platform::NewSystemdServiceManager();
@@ -120,11 +104,19 @@ int main(int argc, char** argv) {
   if (developer_mode) device_platform = mamori::agent::ObserveOnly(std::move(device_platform));
   mamori::agent::DeviceService device_service(std::move(device_platform), *journal, *system_log,
                                               developer_mode);
+  const mamori::policy::Policy policy = channel->policy();
   device_service.ApplyPolicy(policy);
   device_service.Start();
 
   mamori::agent::MfaService service(*store, *journal, mamori::platform::Accounts::Default(),
                                     policy.mfa, [] { return std::time(nullptr); });
+  auto probe = mamori::platform::NewLinuxSystemProbe("", usb_sysfs_root);
+  channel->SetChecks(mamori::agent::AgentChecks(*channel, *store, *probe, !developer_mode));
+  channel->OnPolicyApplied([&](const mamori::policy::Policy& p) {
+    device_service.ApplyPolicy(p);
+    service.SetPolicy(p.mfa);
+  });
+  channel->Start();
   std::thread serving([&] {
     server->Serve(
         [&](std::string_view line, const mamori::platform::PeerCredentials& peer) {
@@ -138,7 +130,10 @@ int main(int argc, char** argv) {
   const std::string status =
       "guarding " + std::to_string(device_service.Snapshot().size()) + " devices, serving " +
       (passed.empty() ? runtime_dir + "/" + kSocketName : std::string("the socket from systemd")) +
-      " (policy version " + std::to_string(policy.version) + ")";
+      " (policy " +
+      (channel->policy_version() ? "version " + std::to_string(policy.version)
+                                 : std::string("built-in defaults")) +
+      (channel->enrollment() ? ", terminal " + channel->enrollment()->terminal_id : "") + ")";
   std::cerr << "mamori-agent: " << status << "\n";
   service_manager->NotifyReady(status);
 
@@ -169,5 +164,8 @@ int main(int argc, char** argv) {
   server->Stop();
   serving.join();
   device_service.Stop();
-  return 0;
+  // Every journal entry and applied policy is durable when it is made, so the long-poll in flight
+  // is not waited for.
+  std::fflush(stderr);
+  _exit(0);
 }

@@ -37,14 +37,15 @@ MfaAnswer MfaService::Handle(const MfaRequest& request, const platform::PeerCred
       return Finish(MfaAnswer::kAuthError, "mfa.caller_refused", request, peer);
     }
   }
-  if (!policy::MfaRequired(policy_, request.user, accounts_.GroupNames(request.user),
+  const policy::MfaPolicy policy = CurrentPolicy();
+  if (!policy::MfaRequired(policy, request.user, accounts_.GroupNames(request.user),
                            request.service)) {
     return MfaAnswer::kIgnore;
   }
   if (request.op == MfaOp::kCheck) return MfaAnswer::kPrompt;
 
   MfaVerifier verifier(
-      store_, MfaSettings{policy_.window_steps, policy_.max_failures, policy_.lockout_seconds});
+      store_, MfaSettings{policy.window_steps, policy.max_failures, policy.lockout_seconds});
   VerifyResult r = verifier.Verify(request.user, request.code, clock_());
   const MfaAnswer failed = r.lockout_started ? MfaAnswer::kMaxTries : MfaAnswer::kAuthError;
   MfaAnswer answer = MfaAnswer::kAuthError;
@@ -66,7 +67,7 @@ MfaAnswer MfaService::Handle(const MfaRequest& request, const platform::PeerCred
       answer = Finish(MfaAnswer::kMaxTries, "mfa.locked", request, peer);
       break;
     case Verdict::kNotEnrolled:
-      if (policy_.deny_unenrolled) {
+      if (policy.deny_unenrolled) {
         answer = Finish(MfaAnswer::kUserUnknown, "mfa.unenrolled_denied", request, peer);
       } else {
         answer = Finish(MfaAnswer::kIgnore, "mfa.unenrolled_allowed", request, peer);
@@ -78,7 +79,7 @@ MfaAnswer MfaService::Handle(const MfaRequest& request, const platform::PeerCred
   }
   if (r.lockout_started) {
     answer = Finish(answer, "mfa.lockout", request, peer,
-                    {{"lockout_seconds", std::to_string(policy_.lockout_seconds)}});
+                    {{"lockout_seconds", std::to_string(policy.lockout_seconds)}});
   }
   return answer;
 }
@@ -104,6 +105,16 @@ MfaAnswer MfaService::Finish(MfaAnswer answer, std::string type, const MfaReques
     }
   }
   return answer;
+}
+
+void MfaService::SetPolicy(policy::MfaPolicy policy) {
+  std::lock_guard<std::mutex> guard(policy_mu_);
+  policy_ = std::move(policy);
+}
+
+policy::MfaPolicy MfaService::CurrentPolicy() {
+  std::lock_guard<std::mutex> guard(policy_mu_);
+  return policy_;
 }
 
 }  // namespace mamori::agent

@@ -72,6 +72,13 @@ class LinuxAppendFile : public AppendFile {
     if (::fdatasync(fd_.get()) != 0) return Errno(errno, "fdatasync " + path_);
     return Status::Ok();
   }
+  Status Stat(std::uint64_t* size, bool* removed) override {
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) return Errno(errno, "stat " + path_);
+    *size = static_cast<std::uint64_t>(st.st_size);
+    *removed = st.st_nlink == 0;
+    return Status::Ok();
+  }
 
  private:
   Fd fd_;
@@ -184,6 +191,29 @@ class LinuxSecureDir : public SecureDir {
       if (errno != EINTR) return Errno(errno, "lock " + Child(name));
     }
     *out = std::move(lock);
+    return Status::Ok();
+  }
+
+  Status List(std::vector<std::string>* names) override {
+    // fdopendir takes ownership of its descriptor: give it a duplicate.
+    const int dup_fd = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) return Errno(errno, "dup " + path_);
+    DIR* dir = ::fdopendir(dup_fd);
+    if (dir == nullptr) {
+      const int err = errno;
+      ::close(dup_fd);
+      return Errno(err, "opendir " + path_);
+    }
+    ::rewinddir(dir);
+    names->clear();
+    errno = 0;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view name(entry->d_name);
+      if (name != "." && name != "..") names->emplace_back(name);
+    }
+    const int err = errno;
+    ::closedir(dir);
+    if (err != 0) return Errno(err, "readdir " + path_);
     return Status::Ok();
   }
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <utility>
 
 #include "fd.h"
 #include "mamori/platform/system_probe.h"
@@ -152,8 +154,23 @@ class LinuxSystemProbe : public SystemProbe {
     return ParseIpv6Routes(text, "/proc/net/ipv6_route", out);
   }
 
+  // apt's resolver costs seconds of CPU, and the agent asks at every report: the answer is kept
+  // until dpkg's status or apt's lists change.
   Status PendingSecurityUpdates(SecurityUpdates* out) override {
-    return QuerySecurityUpdates(root_, out);
+    const AptState state{ModificationTime(root_ + "/var/lib/dpkg/status"),
+                         ModificationTime(root_ + "/var/lib/apt/lists")};
+    std::lock_guard<std::mutex> lock(apt_mu_);
+    if (apt_cached_ && state == apt_state_) {
+      *out = apt_answer_;
+      return Status::Ok();
+    }
+    Status s = QuerySecurityUpdates(root_, out);
+    apt_cached_ = s.ok();
+    if (s.ok()) {
+      apt_state_ = state;
+      apt_answer_ = *out;
+    }
+    return s;
   }
 
  private:
@@ -168,8 +185,19 @@ class LinuxSystemProbe : public SystemProbe {
     return Status::Ok();
   }
 
+  using AptState = std::pair<std::int64_t, std::int64_t>;
+  static std::int64_t ModificationTime(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return -1;
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  }
+
   const std::string root_;
   const std::string sysfs_root_;
+  std::mutex apt_mu_;
+  bool apt_cached_ = false;
+  AptState apt_state_;
+  SecurityUpdates apt_answer_;
 };
 
 }  // namespace

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end MFA through the real PAM stack: pamtester loads pam_mamori.so through pam_wrapper
 # (service files from a test directory, never /etc/pam.d) and talks to a running mamori-agent.
-# usage: mfa_pam_test.sh CASE AGENT_BIN MAMORI_BIN PAM_MODULE
+# usage: mfa_pam_test.sh CASE AGENT_BIN MAMORI_BIN PAM_MODULE MAMORICTL_BIN
 set -euo pipefail
 
-case_name=$1 agent_bin=$2 mamori_bin=$3 module=$4
+case_name=$1 agent_bin=$2 mamori_bin=$3 module=$4 mamorictl_bin=$5
 secret_b32=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ  # RFC 6238's SHA-1 key, 160 bits
 pamtester=(pamtester)
 if [[ -n ${MAMORI_TEST_PRELOAD:-} ]]; then
@@ -46,6 +46,13 @@ cat >"$work/etc/policy.json" <<JSON
  "targets":["*"],
  "mfa":{"services":["login"],"max_failures":3,"lockout_seconds":600}}
 JSON
+# The agent takes policy only as a bundle signed by a pinned key: sign it and apply it locally.
+"$mamorictl_bin" policy keygen --out "$work/etc/admin.key" --trust-out "$work/etc/trust.json" \
+  >/dev/null || fail "policy keygen"
+"$mamorictl_bin" policy sign --key "$work/etc/admin.key" --out "$work/etc/policy.bundle" \
+  "$work/etc/policy.json" >/dev/null || fail "policy sign"
+"$mamori_bin" --state-dir "$work/state" --trust-file "$work/etc/trust.json" \
+  policy apply "$work/etc/policy.bundle" >/dev/null 2>&1 || fail "policy apply"
 
 mkdir -m 755 "$work/pam.d"
 sock="$work/run/agent.sock"
@@ -72,7 +79,7 @@ JSON
 
 start_agent() {  # [prefix command...]
   rm -f "$sock"
-  "$@" "$agent_bin" --policy-file "$work/etc/policy.json" --state-dir "$work/state" \
+  "$@" "$agent_bin" --trust-file "$work/etc/trust.json" --state-dir "$work/state" \
     --runtime-dir "$work/run" 2>>"$work/agent.log" &
   agent_pid=$!
   for _ in $(seq 100); do
@@ -118,7 +125,7 @@ auth_err="Authentication failure"
 maxtries="Have exhausted maximum number of retries"
 unknown="User not known"
 
-events() { grep -c "\"type\":\"$1\"" "$work/state/events.jsonl" || true; }
+events() { cat "$work/state/journal/"*.jsonl | grep -c "\"type\":\"$1\"" || true; }
 
 import_user alice
 start_agent

@@ -10,12 +10,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "fake_sysfs.h"
 #include "temp_dir.h"
@@ -64,11 +67,40 @@ class AgentDevicesTest : public ::testing::Test {
     ::mkdir((dir_.path() + "/policy").c_str(), 0755);
     std::ofstream(dir_.path() + "/policy/policy.json") << kPolicy;
     ::mkdir((dir_.path() + "/run").c_str(), 0755);
+    // The agent takes policy only as a bundle signed by a pinned key, applied to its state.
+    const std::string policy = dir_.path() + "/policy/";
+    int status = 0;
+    std::string out = RunCommand(std::string(MAMORICTL) + " policy keygen --out " + policy +
+                                     "admin.key --trust-out " + policy + "trust.json 2>&1",
+                                 &status);
+    ASSERT_EQ(status, 0) << out;
+    out = RunCommand(std::string(MAMORICTL) + " policy sign --key " + policy + "admin.key --out " +
+                         policy + "policy.bundle " + policy + "policy.json 2>&1",
+                     &status);
+    ASSERT_EQ(status, 0) << out;
+    out = RunCommand(std::string(MAMORI_CLI) + " --state-dir " + dir_.path() +
+                         "/state --trust-file " + policy + "trust.json policy apply " + policy +
+                         "policy.bundle 2>&1",
+                     &status);
+    ASSERT_EQ(status, 0) << out;
+  }
+  std::string Journal() const {
+    std::string all;
+    const std::string dir = dir_.path() + "/state/journal";
+    std::vector<std::string> segments;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      segments.push_back(entry.path().string());
+    }
+    std::sort(segments.begin(), segments.end());
+    for (const auto& path : segments) {
+      if (path.ends_with(".jsonl")) all += ReadAll(path);
+    }
+    return all;
   }
   // Spawns the agent, behind the command line `args` when given (an activator).
   void Spawn(std::vector<std::string> args) {
     const std::vector<std::string> agent = {
-        MAMORI_AGENT,         "--policy-file",        dir_.path() + "/policy/policy.json",
+        MAMORI_AGENT,         "--trust-file",         dir_.path() + "/policy/trust.json",
         "--state-dir",        dir_.path() + "/state", "--runtime-dir",
         dir_.path() + "/run", "--usb-sysfs-root",     sysfs_.root()};
     args.insert(args.end(), agent.begin(), agent.end());
@@ -135,8 +167,8 @@ TEST_F(AgentDevicesTest, TheAgentDecidesAtStartAndTheCliListsDecisionsWithRuleId
       std::string::npos)
       << table;
 
-  const std::string journal = ReadAll(dir_.path() + "/state/events.jsonl");
-  EXPECT_NE(journal.find(R"("type":"usb.decision","channel":"usb","device":"1-1")"),
+  const std::string journal = Journal();
+  EXPECT_NE(journal.find(R"("type":"usb.decision","data":{"channel":"usb","device":"1-1")"),
             std::string::npos)
       << journal;
   EXPECT_NE(journal.find(R"("rule":"ledger-ok")"), std::string::npos) << journal;
@@ -165,8 +197,8 @@ TEST_F(AgentDevicesTest, DecisionsReachJournaldWithStructuredFields) {
   const std::string ran =
       RunCommand("unshare --mount --propagation private bash " MAMORI_TEST_SOURCE_DIR
                  "/with_private_journald.sh " +
-                     out + " timeout -s TERM 3 " + MAMORI_AGENT + " --policy-file " + dir_.path() +
-                     "/policy/policy.json --state-dir " + dir_.path() + "/state --runtime-dir " +
+                     out + " timeout -s TERM 3 " + MAMORI_AGENT + " --trust-file " + dir_.path() +
+                     "/policy/trust.json --state-dir " + dir_.path() + "/state --runtime-dir " +
                      dir_.path() + "/run --usb-sysfs-root " + sysfs_.root() + " 2>&1",
                  &status);
   ASSERT_EQ(status, 0) << ran;

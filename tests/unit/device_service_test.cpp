@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -137,10 +138,16 @@ class DeviceServiceTest : public ::testing::Test {
   std::string Authorized(const std::string& name) {
     return sysfs_.Read(sysfs_.DevicePath(name) + "/authorized");
   }
+  // Every segment of the journal, oldest first.
   std::string Journal() {
-    std::ifstream in(state_.path() + "/state/events.jsonl");
+    std::vector<std::string> segments;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(state_.path() + "/state/journal")) {
+      if (entry.path().extension() == ".jsonl") segments.push_back(entry.path().string());
+    }
+    std::sort(segments.begin(), segments.end());
     std::stringstream s;
-    s << in.rdbuf();
+    for (const auto& path : segments) s << std::ifstream(path).rdbuf();
     return s.str();
   }
 

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -63,10 +65,18 @@ class MfaServiceTest : public ::testing::Test {
     return service_.Handle(r, platform::PeerCredentials{1234, caller, caller});
   }
   std::string Code() { return GenerateTotp(TestSecret(), TotpParams{}, kNow); }
+  // Every segment of the journal, oldest first.
   std::string Journal() {
-    std::ifstream in(tmp_.path() + "/state/events.jsonl");
+    std::vector<std::filesystem::path> segments;
+    for (const auto& e : std::filesystem::directory_iterator(tmp_.path() + "/state/journal")) {
+      if (e.path().extension() == ".jsonl") segments.push_back(e.path());
+    }
+    std::sort(segments.begin(), segments.end());
     std::stringstream ss;
-    ss << in.rdbuf();
+    for (const auto& path : segments) {
+      std::ifstream in(path);
+      ss << in.rdbuf();
+    }
     return ss.str();
   }
 
@@ -83,6 +93,21 @@ TEST_F(MfaServiceTest, CheckPromptsOnlyWhenPolicyRequiresMfa) {
   EXPECT_EQ(Ask(MfaOp::kCheck, "dave", ""), MfaAnswer::kIgnore);
   EXPECT_EQ(Ask(MfaOp::kCheck, "alice", "", 0, "cron"), MfaAnswer::kIgnore);
   EXPECT_EQ(Ask(MfaOp::kVerify, "alice", "000000", 0, "cron"), MfaAnswer::kIgnore);
+}
+
+// A newly applied policy takes effect for the next request of a running service.
+TEST_F(MfaServiceTest, ReplacedPolicyAppliesToTheNextRequest) {
+  MfaService service(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+  MfaRequest r;
+  r.op = MfaOp::kCheck;
+  r.user = "alice";
+  r.service = "cron";
+  const platform::PeerCredentials root{1234, 0, 0};
+  EXPECT_EQ(service.Handle(r, root), MfaAnswer::kIgnore);
+  policy::MfaPolicy wider = policy_;
+  wider.services = {"*"};
+  service.SetPolicy(wider);
+  EXPECT_EQ(service.Handle(r, root), MfaAnswer::kPrompt);
 }
 
 TEST_F(MfaServiceTest, VerdictsMapToAnswersAndEventsWithoutCodes) {
@@ -135,11 +160,9 @@ TEST_F(MfaServiceTest, MalformedRequestsAreRefused) {
 
 // The record is written but the journal cannot grow: the login must not succeed unrecorded.
 TEST_F(MfaServiceTest, UnjournalledSuccessIsRefused) {
-  {
-    std::unique_ptr<platform::AppendFile> f;
-    ASSERT_TRUE(store_->state_dir().OpenAppend("events.jsonl", 0600, &f).ok());
-    ASSERT_TRUE(f->Append(std::string(16384, '#') + "\n").ok());
-  }
+  // The journal's segment grows past the file size limit set below.
+  ASSERT_TRUE(
+      journal_->Record(Event{kNow, "test.padding", {{"pad", std::string(16384, '#')}}}).ok());
   struct rlimit old_limit;
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
   auto old_handler = ::signal(SIGXFSZ, SIG_IGN);

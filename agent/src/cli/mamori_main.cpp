@@ -5,6 +5,8 @@
 //   mamori [--state-dir DIR] checks [--json] [--trust-file FILE] [--group G ...]
 //          [--agent-binary PATH]
 //   mamori [--runtime-dir DIR] devices [--json]     asks the running agent (root)
+//   mamori [--state-dir DIR] enroll --url URL --ca CA.pem --token-file FILE|- [--force]
+//   mamori [--state-dir DIR] [--trust-file FILE] policy apply BUNDLE
 #include <openssl/crypto.h>
 
 #include <boost/program_options.hpp>
@@ -13,6 +15,7 @@
 #include <iostream>
 #include <string>
 
+#include "channel_commands.h"
 #include "checks_command.h"
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/devices_protocol.h"
@@ -30,11 +33,14 @@ namespace {
 constexpr int kEnrollAttempts = 3;
 
 int Usage(const po::options_description& opts) {
-  std::cerr << "usage: mamori [options] mfa enroll USER | status USER | reset USER | unlock USER |"
-               " import FILE\n"
-               "       mamori [options] checks\n"
-               "       mamori [options] devices [--json]\n"
-            << opts;
+  std::cerr
+      << "usage: mamori [options] mfa enroll USER | status USER | reset USER | unlock USER |"
+         " import FILE\n"
+         "       mamori [options] enroll --url URL --ca CA.pem --token-file FILE|- [--force]\n"
+         "       mamori [options] policy apply BUNDLE\n"
+         "       mamori [options] checks [--json]\n"
+         "       mamori [options] devices [--json]\n"
+      << opts;
   return 2;
 }
 
@@ -123,8 +129,9 @@ int Enroll(mamori::agent::MfaAdmin& admin, const std::string& user, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string state_dir, runtime_dir, issuer, png;
+  std::string state_dir, runtime_dir, issuer, png, trust_file;
   bool as_json = false;
+  mamori::cli::EnrollArgs enroll;
   std::vector<std::string> words;
   mamori::cli::ChecksOptions checks;
   po::options_description opts("options");
@@ -135,8 +142,13 @@ int main(int argc, char** argv) {
                                                    "JSON output (checks, devices)")(
       "issuer", po::value(&issuer)->default_value("Mamori"), "issuer shown by the app (enroll)")(
       "png", po::value(&png), "also write the QR code to this new PNG file (enroll)")(
-      "trust-file", po::value(&checks.trust_file)->default_value("/etc/mamori/trust.json"),
-      "the pinned root keys the stored policy must verify against (checks)")(
+      "url", po::value(&enroll.url), "the collector's agent API, https://host:port (enroll)")(
+      "ca", po::value(&enroll.ca_file), "the collector's CA certificate, PEM (enroll)")(
+      "token-file", po::value(&enroll.token_file),
+      "file holding the enrollment token, - for standard input (enroll)")(
+      "force", po::bool_switch(&enroll.force), "enroll again, replacing the identity (enroll)")(
+      "trust-file", po::value(&trust_file)->default_value("/etc/mamori/trust.json"),
+      "the pinned root keys (policy apply, checks)")(
       "group", po::value(&checks.groups), "a group of this terminal, repeatable (checks)")(
       "agent-binary", po::value(&checks.agent_binary),
       "the agent executable to hash (checks; default: mamori-agent next to this program)");
@@ -154,10 +166,18 @@ int main(int argc, char** argv) {
   }
   if (words.size() == 1 && words[0] == "checks") {
     checks.state_dir = state_dir;
+    checks.trust_file = trust_file;
     checks.json = as_json;
     return mamori::cli::RunChecksCommand(checks);
   }
   if (words.size() == 1 && words[0] == "devices") return Devices(runtime_dir, as_json);
+  if (words.size() == 1 && words[0] == "enroll") {
+    enroll.state_dir = state_dir;
+    return mamori::cli::EnrollCommand(enroll);
+  }
+  if (words.size() == 3 && words[0] == "policy" && words[1] == "apply") {
+    return mamori::cli::PolicyApplyCommand(state_dir, trust_file, words[2]);
+  }
   if (words.size() != 3 || words[0] != "mfa") return Usage(opts);
   const std::string& command = words[1];
   const std::string& arg = words[2];

@@ -10,7 +10,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -62,6 +64,21 @@ void Configure(ssl::context& ctx, const ServerCredentials& credentials, const ch
   SSL_CTX_set_session_id_context(ctx.native_handle(),
                                  reinterpret_cast<const unsigned char*>(session_id),
                                  static_cast<unsigned int>(std::strlen(session_id)));
+}
+
+// RFC 9110 IMF-fixdate: agents measure their clock skew against it.
+std::string HttpDate() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char out[40];
+  std::snprintf(out, sizeof out, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return out;
 }
 
 tcp::endpoint Endpoint(const std::string& address, std::uint16_t port) {
@@ -207,6 +224,7 @@ struct Server::Impl {
 
       http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
       res.set(http::field::server, "mamori-collector");
+      res.set(http::field::date, HttpDate());
       if (!response.body.empty()) res.set(http::field::content_type, response.content_type);
       res.set(http::field::cache_control, "no-store");
       res.body() = std::move(response.body);

@@ -7,14 +7,23 @@
 . "/host$MAMORI_SRC/guest-lib.sh"
 BIN=$(dirname "$MAMORI_DRIVER")/../../agent
 AGENT_LOG=/tmp/agent.log
-JOURNAL=/host/mnt/state/events.jsonl
+CTL=$(dirname "$MAMORI_DRIVER")/../../collector/mamorictl
 chmod 755 /host/mnt
 mkdir -m 755 /host/mnt/policy
 cp "/host$MAMORI_SRC/policies/sticks.json" /host/mnt/policy/policy.json
+# The agent takes policy only as a bundle signed by a pinned key, applied to its state.
+chroot /host "$CTL" policy keygen --out /mnt/policy/admin.key --trust-out /mnt/policy/trust.json \
+  >/dev/null || fail "policy keygen"
+chroot /host "$CTL" policy sign --key /mnt/policy/admin.key --out /mnt/policy/policy.bundle \
+  /mnt/policy/policy.json >/dev/null || fail "policy sign"
+chroot /host "$BIN/mamori" --state-dir /mnt/state --trust-file /mnt/policy/trust.json \
+  policy apply /mnt/policy/policy.bundle || fail "policy apply"
+# The journal's segments, oldest first.
+journal() { cat /host/mnt/state/journal/seg-*.jsonl 2>/dev/null; }
 
 agent_start() {
   : >"$AGENT_LOG"
-  chroot /host "$BIN/mamori-agent" --policy-file /mnt/policy/policy.json --state-dir /mnt/state \
+  chroot /host "$BIN/mamori-agent" --trust-file /mnt/policy/trust.json --state-dir /mnt/state \
     --runtime-dir /mnt/run >>"$AGENT_LOG" 2>&1 &
   AGENT_PID=$!
   wait_for 60 sh -c "grep -q '^mamori-agent: .*serving' $AGENT_LOG || ! kill -0 $AGENT_PID"
@@ -22,7 +31,7 @@ agent_start() {
   pass "$1"
 }
 journalled() {  # journalled SERIAL ACTION RULE: a usb.decision line with these values
-  grep '"type":"usb.decision"' "$JOURNAL" | grep "\"serial\":\"$1\"" |
+  journal | grep '"type":"usb.decision"' | grep "\"serial\":\"$1\"" |
     grep -q "\"action\":\"$2\",\"rule\":\"$3\",\"mode\":\"enforce\""
 }
 authorized() { cat "/sys/bus/usb/devices/$1/authorized"; }
@@ -71,20 +80,20 @@ check "mamori devices --json lists the blocked stick with its rule" grep -qE \
 chroot /host "$BIN/mamori" --runtime-dir /mnt/run devices
 
 # Decision latency of the agent, from receipt of the uevent to the completed sysfs write.
-decisions() { grep -c '"type":"usb.decision"' "$JOURNAL"; }
+decisions() { journal | grep -c '"type":"usb.decision"'; }
 i=1
 while [ "$i" -le 20 ]; do
   n=$(decisions)
   qmp blockdev-add driver=null-co node-name=lat$i
   qmp device_add driver=usb-storage bus=xhci.0 id=lat$i drive=lat$i serial=LATENCY-$i
-  wait_for 30 sh -c "[ \$(grep -c '\"type\":\"usb.decision\"' $JOURNAL) -gt $n ]" ||
+  wait_for 30 sh -c "[ \$(cat /host/mnt/state/journal/seg-*.jsonl | grep -c '\"type\":\"usb.decision\"') -gt $n ]" ||
     fail "decision for hot-plug #$i"
   qmp device_del id=lat$i
   wait_for 30 sh -c "! grep -q LATENCY-$i /sys/bus/usb/devices/*/serial 2>/dev/null" ||
     fail "unplug #$i"
   i=$((i + 1))
 done
-grep '"serial":"LATENCY-' "$JOURNAL" | grep -o '"latency_us":"[0-9]*"' | grep -o '[0-9]*' |
+journal | grep '"serial":"LATENCY-' | grep -o '"latency_us":"[0-9]*"' | grep -o '[0-9]*' |
   sort -n >/tmp/lat
 count=$(wc -l </tmp/lat)
 if [ "$count" -gt 0 ]; then
@@ -96,7 +105,7 @@ else
   fail "agent decision latencies recorded"
 fi
 check "every hot-plugged stick blocked by rule default" \
-  [ "$(grep '"serial":"LATENCY-' "$JOURNAL" | grep -c '"action":"block","rule":"default"')" -eq 20 ]
+  [ "$(journal | grep '"serial":"LATENCY-' | grep -c '"action":"block","rule":"default"')" -eq 20 ]
 sleep 2
 # Every thread of the agent (device events, socket workers, signals) sleeps until something happens.
 switches() { cat /proc/$AGENT_PID/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
@@ -113,6 +122,6 @@ check "mamori-agent stops cleanly on SIGTERM" [ $? -eq 0 ]
 echo "---- agent log"
 cat "$AGENT_LOG"
 echo "---- journal"
-cat "$JOURNAL"
+journal
 echo "----"
 [ -z "$FAILED" ]

@@ -1,12 +1,30 @@
-// The agent's durable event journal: one JSON object per line, appended and flushed to disk before
-// the event's outcome is acted on. Events name what happened and to whom, never a code or a secret.
-// Each line is also written to standard error, which systemd hands to journald.
+// The agent's durable event journal, which is also the spool of events for the collector. Every
+// event gets a per-terminal sequence number that only grows (across restarts too) and is on disk
+// before Record returns (one fdatasync), so its outcome may be acted on. Events name what happened
+// and to whom, never a code or a secret. Each line is also written to standard error, which systemd
+// hands to journald.
+//
+// Layout: <state_dir>/journal/ (0700) holds segment files `seg-<20 digits>.jsonl` of one JSON
+// object per line, `acked.json` (what the collector has committed) and `lock`. The daemon and the
+// `mamori` CLI may both append: each operation holds the flock on `lock`.
+//
+//   {"seq":12,"time":"2026-11-23T09:00:00Z","type":"mfa.success","data":{"user":"alice",...}}
+//   {"seq":13,"report_through":12}     a report's bounds, fixed before it is sent
+//
+// A report covers the events after the last acknowledged one up to `report_through` and has the
+// marker's seq as its sequence, so a report re-sent after a crash is the same report and the
+// collector recognizes it. The spool is bounded: past the bound the oldest segments are deleted and
+// a `journal.dropped` event counts the unsent events lost. A torn last line (a crash mid-write) is
+// skipped, never fatal.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,14 +41,67 @@ struct Event {
 
 class EventJournal {
  public:
-  static constexpr std::string_view kFileName = "events.jsonl";
-  static platform::Status Open(platform::SecureDir& dir, std::unique_ptr<EventJournal>* out);
+  static constexpr std::string_view kDirName = "journal";
+  struct Options {
+    std::uint64_t max_bytes = 64ull << 20;     // the bound of all segments together
+    std::uint64_t segment_bytes = 4ull << 20;  // a segment is closed when it reaches this size
+  };
+
+  static platform::Status Open(platform::SecureDir& state_dir, std::unique_ptr<EventJournal>* out);
+  static platform::Status Open(platform::SecureDir& state_dir, const Options& options,
+                               std::unique_ptr<EventJournal>* out);
+  ~EventJournal();
+
   platform::Status Record(const Event& event);
 
+  // Runs after each event is recorded (the daemon wakes its reporter). Set before concurrent use.
+  void OnRecord(std::function<void()> listener) { on_record_ = std::move(listener); }
+
+  struct Batch {
+    std::uint64_t sequence = 0;        // the report's sequence
+    std::uint64_t events_through = 0;  // its last event's seq (or the last acknowledged one)
+    boost::json::array events;         // {"time","type","data"} as the collector takes them
+  };
+  // The next report to send: the one already sealed and not acknowledged, if any (the same events
+  // under the same sequence), else a new one of the oldest unacknowledged events, at most
+  // `max_events` of them and about `max_bytes` of JSON, sealed now by a durable marker. A batch may
+  // have no events (a report of checks only).
+  platform::Status NextBatch(std::size_t max_events, std::size_t max_bytes, Batch* out);
+
+  // The collector has committed report `sequence` (the last NextBatch): its events are deleted.
+  platform::Status Ack(std::uint64_t sequence);
+
+  // Events recorded and not yet acknowledged (those dropped by the bound excluded).
+  platform::Status PendingEvents(std::uint64_t* count);
+
  private:
-  explicit EventJournal(std::unique_ptr<platform::AppendFile> file) : file_(std::move(file)) {}
+  struct Segment;
+  struct Acked {
+    std::uint64_t events_through = 0;
+    std::uint64_t report = 0;
+  };
+
+  EventJournal(std::unique_ptr<platform::SecureDir> dir, Options options);
+  platform::Status RecordLocked(const Event& event);
+  platform::Status Scan();
+  platform::Status ScanIfChanged();
+  platform::Status ReadSegment(const std::string& name, std::string* text);
+  platform::Status OpenNewSegment();
+  platform::Status AppendLine(const std::string& line, std::uint64_t seq, bool is_event,
+                              std::uint64_t report_through);
+  platform::Status EnforceBound();
+  platform::Status DeleteConsumedSegments();
+  bool Consumed(const Segment& segment) const;
+
   std::mutex mu_;
-  std::unique_ptr<platform::AppendFile> file_;
+  std::unique_ptr<platform::SecureDir> dir_;
+  Options options_;
+  std::vector<Segment> segments_;  // oldest first; the last is the one appended to
+  std::unique_ptr<platform::AppendFile> current_;
+  std::uint64_t current_size_ = 0;
+  std::uint64_t next_seq_ = 1;
+  Acked acked_;
+  std::function<void()> on_record_;
 };
 
 }  // namespace mamori::agent

@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,9 @@ class MfaService {
   std::string HandleLine(std::string_view line, const platform::PeerCredentials& peer);
   MfaAnswer Handle(const MfaRequest& request, const platform::PeerCredentials& peer);
 
+  // A newly applied policy; a request already being answered keeps the policy it started with.
+  void SetPolicy(policy::MfaPolicy policy);
+
  private:
   // Journals the event; a journal that cannot be written turns an acceptance into a refusal, so
   // no login goes unrecorded.
@@ -34,9 +38,12 @@ class MfaService {
                    const platform::PeerCredentials& peer,
                    std::vector<std::pair<std::string, std::string>> extra = {});
 
+  policy::MfaPolicy CurrentPolicy();
+
   CredentialStore& store_;
   EventJournal& journal_;
   platform::Accounts& accounts_;
+  std::mutex policy_mu_;
   policy::MfaPolicy policy_;
   Clock clock_;
 };

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ class AppendFile {
  public:
   virtual ~AppendFile() = default;
   virtual Status Append(std::string_view data) = 0;
+  // The file's size, and whether its name has been removed since it was opened (so a writer that
+  // shares the directory with other processes can tell that someone else changed it).
+  virtual Status Stat(std::uint64_t* size, bool* removed) = 0;
 };
 
 class SecureDir {
@@ -63,6 +67,9 @@ class SecureDir {
 
   // Takes the exclusive lock on `name` (created empty with mode 0600 when absent), waiting for it.
   virtual Status Lock(std::string_view name, std::unique_ptr<FileLock>* out) = 0;
+
+  // The names of the directory's entries other than "." and "..", in no particular order.
+  virtual Status List(std::vector<std::string>* names) = 0;
 
   // Opens `name` for appending (created with `mode` when absent).
   virtual Status OpenAppend(std::string_view name, mode_t mode,

@@ -1,0 +1,58 @@
+// The daemon's side of the collector: the applied policy (from the pinned trust file and the state
+// directory) and, once the terminal has enrolled, the reporter and the policy poller.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "mamori/agent/enrollment.h"
+#include "mamori/agent/event_journal.h"
+#include "mamori/agent/policy_poller.h"
+#include "mamori/agent/policy_state.h"
+#include "mamori/agent/reporter.h"
+#include "mamori/platform/secure_dir.h"
+
+namespace mamori::agent {
+
+class CollectorChannel {
+ public:
+  using PolicyListener = std::function<void(const policy::Policy&)>;
+
+  // Loads the trust file (required: without root keys no policy can ever apply), the enrollment
+  // if there is one, and the applied policy; the built-in defaults when none verifies.
+  static platform::Status Open(platform::SecureDir& state_dir, const std::string& trust_file,
+                               EventJournal& journal, std::unique_ptr<CollectorChannel>* out);
+  ~CollectorChannel();
+
+  policy::Policy policy();
+  std::optional<std::uint64_t> policy_version();
+  const std::optional<Enrollment>& enrollment() const { return enrollment_; }
+
+  // Runs (on the poller's thread) after a policy was applied.
+  void OnPolicyApplied(PolicyListener listener) { listener_ = std::move(listener); }
+  // Where the reports' checks come from; none until set.
+  void SetChecks(Reporter::ChecksFn checks) { checks_ = std::move(checks); }
+
+  // Starts the reporter and the poller when enrolled.
+  void Start();
+  void Stop();
+  Reporter* reporter() { return reporter_.get(); }
+
+ private:
+  CollectorChannel(EventJournal& journal, std::unique_ptr<PolicyState> state,
+                   std::optional<Enrollment> enrollment);
+
+  EventJournal& journal_;
+  std::mutex state_mu_;
+  std::unique_ptr<PolicyState> state_;
+  std::optional<Enrollment> enrollment_;
+  PolicyListener listener_;
+  Reporter::ChecksFn checks_;
+  std::unique_ptr<Reporter> reporter_;
+  std::unique_ptr<PolicyPoller> poller_;
+};
+
+}  // namespace mamori::agent

@@ -1,0 +1,389 @@
+// A real mamori-agent enrolled against a real mamori-collector, over TLS on loopback: reports with
+// the journal's events, policy pushed and applied (or refused and reported), kill -9 of the agent
+// while it sends, and a collector that is down for a while.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "collector_process.h"
+#include "mamori/agent/enrollment.h"
+#include "mamori/agent/event_journal.h"
+#include "mamori/agent/reporter.h"
+#include "mamori/collector/client.h"
+#include "mamori/platform/secure_dir.h"
+#include "mamori/policy/bundle.h"
+#include "mamori/policy/document.h"
+#include "mamori/policy/signing.h"
+#include "mamori/policy/trust.h"
+
+namespace mamori::agent {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using collector::ClientOptions;
+using collector::HttpsRequest;
+using mamori::testing::CollectorProcess;
+using mamori::testing::RunProgram;
+
+// A free loopback port, so a restarted collector listens where the agent enrolled.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Bundle(std::uint64_t version, const policy::SigningKey& key) {
+  const std::string text = R"({"schema":1,"version":)" + std::to_string(version) +
+                           R"(,"issued_at":"2026-01-01T00:00:00Z",)"
+                           R"("expires_at":"2099-01-01T00:00:00Z","targets":["*"],)"
+                           R"("compliance":{"report_interval_seconds":60}})";
+  const policy::ParseResult parsed = policy::ParsePolicy(text);
+  EXPECT_TRUE(parsed.ok());
+  const policy::SigningKey* keys[] = {&key};
+  return policy::SerializeBundle(policy::SignPolicy(policy::Canonicalize(*parsed.policy), keys));
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return done();
+}
+
+class AgentE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/mamori-agent-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    fs::create_directory(dir_ / "collector");
+    const std::string config = R"({"database":")" + (dir_ / "collector" / "collector.db").string() +
+                               R"(","agent_port":)" + std::to_string(FreePort()) +
+                               R"(,"admin_port":0,"long_poll_max_seconds":20})";
+    collector_ = std::make_unique<CollectorProcess>(dir_ / "collector", config);
+    admin_token_ = collector_->CreateApiToken("admin");
+    ca_file_ = (dir_ / "ca.pem").string();
+    std::ofstream(ca_file_) << collector_->CaPem();
+    collector_->Start();
+    std::ofstream(dir_ / "trust.json")
+        << policy::SerializeTrustSet(policy::TrustSet{{admin_key_.public_key()}, 1});
+    state_ = (dir_ / "state").string();
+  }
+
+  void TearDown() override {
+    StopAgent();
+    collector_->Stop();
+    if (HasFailure()) {
+      std::cerr << "collector log:\n" << collector_->Log() << "\nagent log:\n";
+      std::ifstream log(dir_ / "agent.log");
+      std::cerr << log.rdbuf();
+    }
+    fs::remove_all(dir_);
+  }
+
+  ClientOptions Admin() const {
+    ClientOptions o;
+    o.url = collector_->admin_url();
+    o.ca_pem = collector_->CaPem();
+    o.bearer_token = admin_token_;
+    return o;
+  }
+
+  json::object GetJson(const std::string& target) {
+    const auto r = HttpsRequest(Admin(), "GET", target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    return !ec && v.is_object() ? v.as_object() : json::object{};
+  }
+
+  // Enrolls through the real CLI, the token on standard input.
+  void Enroll() {
+    const auto r = HttpsRequest(Admin(), "POST", "/v1/admin/tokens",
+                                R"({"kind":"enrollment","group":"shimin-ka","uses":1})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string token(json::parse(r.body).at("token").as_string());
+    std::ofstream(dir_ / "token") << token << "\n";
+    const auto out =
+        RunProgram({"/bin/sh", "-c",
+                    std::string(MAMORI_BIN) + " --state-dir " + state_ + " enroll --url " +
+                        collector_->agent_url() + " --ca " + ca_file_ + " --token-file - <" +
+                        (dir_ / "token").string() + " 2>&1"});
+    ASSERT_EQ(out.status, 0) << out.out;
+    const std::size_t at = out.out.find("enrolled as ");
+    ASSERT_NE(at, std::string::npos) << out.out;
+    terminal_ = out.out.substr(at + 12, out.out.find(' ', at + 12) - at - 12);
+  }
+
+  void StartAgent() {
+    const int log = open((dir_ / "agent.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    const std::string trust = (dir_ / "trust.json").string();
+    const std::string run = (dir_ / "run").string();
+    agent_pid_ = fork();
+    ASSERT_GE(agent_pid_, 0);
+    if (agent_pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(log, STDOUT_FILENO);
+      dup2(log, STDERR_FILENO);
+      execl(MAMORI_AGENT_BIN, MAMORI_AGENT_BIN, "--state-dir", state_.c_str(), "--runtime-dir",
+            run.c_str(), "--trust-file", trust.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(log);
+  }
+
+  void StopAgent(int signal = SIGTERM) {
+    if (agent_pid_ <= 0) return;
+    kill(agent_pid_, signal);
+    int status = 0;
+    waitpid(agent_pid_, &status, 0);
+    if (signal == SIGTERM) {
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+    agent_pid_ = -1;
+  }
+
+  json::object Terminal() { return GetJson("/v1/terminals/" + terminal_); }
+
+  std::vector<json::object> Events(const std::string& type = "") {
+    std::vector<json::object> out;
+    const json::object page = GetJson("/v1/events?limit=10000");
+    const auto* events = page.if_contains("events");
+    if (events == nullptr || !events->is_array()) return out;
+    for (const auto& e : events->get_array()) {
+      if (e.at("terminal").as_string() == terminal_ &&
+          (type.empty() || e.at("type").as_string() == type)) {
+        out.push_back(e.as_object());
+      }
+    }
+    return out;
+  }
+
+  void Push(const std::string& bundle) {
+    const auto r = HttpsRequest(Admin(), "POST", "/v1/admin/policy", bundle);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  // Events written into the agent's journal as another process on the terminal would.
+  void RecordEvents(int first, int count) {
+    std::unique_ptr<platform::SecureDir> state;
+    ASSERT_TRUE(platform::SecureDir::Open(state_, 0700, &state).ok());
+    std::unique_ptr<EventJournal> journal;
+    ASSERT_TRUE(EventJournal::Open(*state, &journal).ok());
+    for (int i = first; i < first + count; ++i) {
+      ASSERT_TRUE(
+          journal->Record(Event{1763900000, "test.event", {{"n", std::to_string(i)}}}).ok());
+    }
+  }
+
+  std::uint64_t Pending() {
+    std::unique_ptr<platform::SecureDir> state;
+    std::unique_ptr<EventJournal> journal;
+    std::uint64_t n = 0;
+    EXPECT_TRUE(platform::SecureDir::Open(state_, 0700, &state).ok());
+    EXPECT_TRUE(EventJournal::Open(*state, &journal).ok());
+    EXPECT_TRUE(journal->PendingEvents(&n).ok());
+    return n;
+  }
+
+  // Every test.event number the collector stored, with how often.
+  std::map<int, int> StoredNumbers() {
+    std::map<int, int> seen;
+    for (const auto& e : Events("test.event")) {
+      ++seen[std::stoi(std::string(e.at("data").at("n").as_string()))];
+    }
+    return seen;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<CollectorProcess> collector_;
+  std::string admin_token_;
+  std::string ca_file_;
+  std::string state_;
+  std::string terminal_;
+  policy::SigningKey admin_key_ = policy::SigningKey::Generate();
+  pid_t agent_pid_ = -1;
+};
+
+TEST_F(AgentE2e, EnrolledAgentReportsAndAppliesPushedPolicy) {
+  Enroll();
+  // A second enrollment is refused before any token is spent.
+  const auto again = RunProgram({"/bin/sh", "-c",
+                                 std::string(MAMORI_BIN) + " --state-dir " + state_ +
+                                     " enroll --url " + collector_->agent_url() + " --ca " +
+                                     ca_file_ + " --token-file /nonexistent 2>&1"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.out.find("already enrolled as " + terminal_), std::string::npos) << again.out;
+
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !Events("agent.enrolled").empty(); }, std::chrono::seconds(20)));
+  json::object t = Terminal();
+  EXPECT_GE(t["last_sequence"].as_int64(), 1);
+  EXPECT_TRUE(t["policy_version"].is_null());  // the built-in defaults
+  EXPECT_EQ(t["group"], "shimin-ka");
+
+  Push(Bundle(2, admin_key_));
+  ASSERT_TRUE(WaitFor([&] { return Terminal()["policy_version"] == 2; }, std::chrono::seconds(20)));
+  const auto applied = Events("policy.applied");
+  ASSERT_EQ(applied.size(), 1u);
+  EXPECT_EQ(applied[0].at("data").at("version"), "2");
+
+  // Signed by a key the terminal does not trust: refused, the reason reported, version 2 kept.
+  const policy::SigningKey forger = policy::SigningKey::Generate();
+  Push(Bundle(3, forger));
+  ASSERT_TRUE(
+      WaitFor([&] { return !Events("policy.rejected").empty(); }, std::chrono::seconds(20)));
+  const auto rejected = Events("policy.rejected");
+  EXPECT_EQ(rejected[0].at("data").at("reason"), "unknown key");
+  EXPECT_EQ(rejected[0].at("data").at("kept_version"), "2");
+  EXPECT_EQ(Terminal()["policy_version"], 2);
+
+  // An older bundle, even one signed by the trusted key, is a rollback: refused and reported.
+  std::ofstream(dir_ / "policy-1.bundle") << Bundle(1, admin_key_);
+  const auto rollback =
+      RunProgram({"/bin/sh", "-c",
+                  std::string(MAMORI_BIN) + " --state-dir " + state_ + " --trust-file " +
+                      (dir_ / "trust.json").string() + " policy apply " +
+                      (dir_ / "policy-1.bundle").string() + " 2>&1"});
+  EXPECT_EQ(rollback.status, 1);
+  EXPECT_NE(rollback.out.find("rejected (rollback)"), std::string::npos) << rollback.out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : Events("policy.rejected")) {
+          if (e.at("data").at("reason") == "rollback") return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(Terminal()["policy_version"], 2);
+
+  // After a restart the applied policy is still the one in force.
+  StopAgent();
+  StartAgent();
+  // The new process refuses the forged bundle once more, and reports that.
+  ASSERT_TRUE(
+      WaitFor([&] { return Events("policy.rejected").size() == 3; }, std::chrono::seconds(20)));
+  EXPECT_EQ(Terminal()["policy_version"], 2);
+
+  const auto shown =
+      RunProgram({MAMORICTL_BIN, "terminal", "show", terminal_, "--url", collector_->admin_url(),
+                  "--ca", ca_file_, "--token", admin_token_});
+  EXPECT_EQ(shown.status, 0);
+  EXPECT_NE(shown.out.find("policy_version: 2"), std::string::npos) << shown.out;
+}
+
+TEST_F(AgentE2e, Kill9MidSendLosesNothingAndStoresNothingTwice) {
+  Enroll();
+  constexpr int kEvents = 6000;
+  RecordEvents(0, kEvents);
+  // Kill the agent again and again while it drains the spool, a report at a time.
+  for (int round = 0; round < 8; ++round) {
+    StartAgent();
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 60 * round));
+    StopAgent(SIGKILL);
+  }
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return Pending() == 0; }, std::chrono::seconds(60)));
+  const auto seen = StoredNumbers();
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kEvents));
+  for (const auto& [n, times] : seen) EXPECT_EQ(times, 1) << "event " << n;
+}
+
+TEST_F(AgentE2e, SpoolDrainsAfterTheCollectorComesBack) {
+  Enroll();
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !Events("agent.enrolled").empty(); }, std::chrono::seconds(20)));
+  collector_->Stop();
+  RecordEvents(0, 300);
+  // The reporter finds the events, fails to send them and backs off.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::ifstream log(dir_ / "agent.log");
+        std::stringstream text;
+        text << log.rdbuf();
+        return text.str().find("mamori-agent: report: ") != std::string::npos;
+      },
+      std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(Pending(), 300u);
+  collector_->Start();
+  ASSERT_TRUE(WaitFor([&] { return Pending() == 0; }, std::chrono::seconds(60)));
+  const auto seen = StoredNumbers();
+  EXPECT_EQ(seen.size(), 300u);
+  for (const auto& [n, times] : seen) EXPECT_EQ(times, 1) << "event " << n;
+}
+
+// The reporter in-process: checks from the callback reach the collector, the collector's Date
+// header gives the clock skew, and a refused report deletes nothing.
+TEST_F(AgentE2e, ReporterSendsChecksMeasuresSkewAndKeepsEventsWhenRefused) {
+  Enroll();
+  std::unique_ptr<platform::SecureDir> state;
+  ASSERT_TRUE(platform::SecureDir::Open(state_, 0700, &state).ok());
+  std::optional<Enrollment> enrollment;
+  ASSERT_TRUE(LoadEnrollment(*state, &enrollment).ok());
+  ASSERT_TRUE(enrollment.has_value());
+  EXPECT_EQ(enrollment->terminal_id, terminal_);
+  std::unique_ptr<EventJournal> journal;
+  ASSERT_TRUE(EventJournal::Open(*state, &journal).ok());
+  Reporter reporter(
+      *enrollment, *journal,
+      [] {
+        return std::vector<ReportCheck>{{"usb.authorized_default", "pass", "0 on 2 root hubs"},
+                                        {"ntp.sync", "fail", "not synchronized"}};
+      },
+      [] { return std::optional<std::uint64_t>(4); }, [] { return std::chrono::seconds(60); },
+      Reporter::Options{});
+  EXPECT_FALSE(reporter.clock_skew().has_value());
+  bool more = true;
+  platform::Status s = reporter.SendOnce(&more);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(more);
+  ASSERT_TRUE(reporter.clock_skew().has_value());
+  EXPECT_LE(std::abs(reporter.clock_skew()->count()), 2);
+  json::object t = Terminal();
+  EXPECT_EQ(t["policy_version"], 4);
+  std::map<std::string, std::string> results;
+  for (const auto& c : t["checks"].as_array()) {
+    results[std::string(c.at("id").as_string())] = std::string(c.at("result").as_string());
+  }
+  EXPECT_EQ(results["usb.authorized_default"], "pass");
+  EXPECT_EQ(results["ntp.sync"], "fail");
+
+  const auto revoke =
+      HttpsRequest(Admin(), "POST", "/v1/admin/terminals/" + terminal_ + "/revoke", "");
+  ASSERT_EQ(revoke.status, 200) << revoke.body;
+  ASSERT_TRUE(journal->Record(Event{1763900000, "test.event", {{"n", "1"}}}).ok());
+  s = reporter.SendOnce(&more);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("HTTP 403"), std::string::npos) << s.message();
+  std::uint64_t pending = 0;
+  ASSERT_TRUE(journal->PendingEvents(&pending).ok());
+  EXPECT_EQ(pending, 1u);
+}
+
+}  // namespace
+}  // namespace mamori::agent
