@@ -22,7 +22,8 @@ fail() {
 }
 in_root() { chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@" </dev/null; }
 preseed() { printf '%s\n' "$@" | chroot "$root" debconf-set-selections; }
-mode_of() { stat -c '%U:%G %a' "$root$1"; }
+# Owners by the chroot's own user database.
+mode_of() { chroot "$root" stat -c '%U:%G %a' "$1"; }
 expect_mode() { [[ $(mode_of "$1") == "$2" ]] || fail "$1 is $(mode_of "$1"), expected $2"; }
 # pam_mamori must come after pam_unix in common-auth, or not at all.
 pam_line() { grep -n "^auth.*$1" "$root/etc/pam.d/common-auth" | head -1 | cut -d: -f1; }
