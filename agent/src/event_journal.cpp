@@ -158,7 +158,7 @@ Status EventJournal::Scan() {
     return s;
   }
   std::vector<std::string> names;
-  s = dir_->List(&names);
+  s = dir_->ListFiles(&names);
   if (!s.ok()) return s;
   std::uint64_t max_seq = std::max(acked_.events_through, acked_.report);
   for (const auto& name : names) {
@@ -209,7 +209,7 @@ Status EventJournal::ScanIfChanged() {
   // Another process may have started a newer segment (it found this one full or torn).
   if (current_size_ >= options_.segment_bytes) {
     std::vector<std::string> names;
-    s = dir_->List(&names);
+    s = dir_->ListFiles(&names);
     if (!s.ok()) return s;
     for (const auto& name : names) {
       const auto number = SegmentNumber(name);

@@ -194,29 +194,6 @@ class LinuxSecureDir : public SecureDir {
     return Status::Ok();
   }
 
-  Status List(std::vector<std::string>* names) override {
-    // fdopendir takes ownership of its descriptor: give it a duplicate.
-    const int dup_fd = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return Errno(errno, "dup " + path_);
-    DIR* dir = ::fdopendir(dup_fd);
-    if (dir == nullptr) {
-      const int err = errno;
-      ::close(dup_fd);
-      return Errno(err, "opendir " + path_);
-    }
-    ::rewinddir(dir);
-    names->clear();
-    errno = 0;
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view name(entry->d_name);
-      if (name != "." && name != "..") names->emplace_back(name);
-    }
-    const int err = errno;
-    ::closedir(dir);
-    if (err != 0) return Errno(err, "readdir " + path_);
-    return Status::Ok();
-  }
-
   Status OpenAppend(std::string_view name, mode_t mode, std::unique_ptr<AppendFile>* out) override {
     if (!ValidName(name)) return BadName(name);
     const std::string path = Child(name);

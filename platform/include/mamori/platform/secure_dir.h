@@ -68,9 +68,6 @@ class SecureDir {
   // Takes the exclusive lock on `name` (created empty with mode 0600 when absent), waiting for it.
   virtual Status Lock(std::string_view name, std::unique_ptr<FileLock>* out) = 0;
 
-  // The names of the directory's entries other than "." and "..", in no particular order.
-  virtual Status List(std::vector<std::string>* names) = 0;
-
   // Opens `name` for appending (created with `mode` when absent).
   virtual Status OpenAppend(std::string_view name, mode_t mode,
                             std::unique_ptr<AppendFile>* out) = 0;
