@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine: installs dependencies, checks formatting, builds
-# and tests the default and the sanitizer builds, then fuzzes the policy parser and verifier.
+# and tests the default and the sanitizer builds, then fuzzes the policy parser and verifier and the
+# parsers of device input (uevents, USB descriptors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
