@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <random>
 
+#include "enrollment_client.h"
 #include "mamori/agent/policy_apply.h"
 #include "mamori/collector/client.h"
 
@@ -41,12 +42,8 @@ Status PolicyPoller::PollOnce(bool* offered) {
     std::lock_guard<std::mutex> guard(state_mu_);
     after = state_.version().value_or(0);
   }
-  collector::ClientOptions options;
-  options.url = enrollment_.url;
-  options.ca_pem = enrollment_.ca_pem;
-  options.cert_pem = enrollment_.cert_pem;
-  options.key_pem = enrollment_.key_pem;
-  options.timeout_seconds = options_.wait_seconds + 30;
+  const collector::ClientOptions options =
+      EnrolledClientOptions(enrollment_, options_.wait_seconds + 30);
   const std::string target = "/v1/policy?after=" + std::to_string(after) +
                              "&wait=" + std::to_string(options_.wait_seconds);
   collector::ClientResponse response;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "enrollment_client.h"
 #include "mamori/collector/client.h"
 
 namespace mamori::agent {
@@ -88,12 +89,8 @@ Status Reporter::SendOnce(bool* more) {
   const std::size_t events = batch.events.size();
   if (events > 0) report["events"] = std::move(batch.events);
 
-  collector::ClientOptions options;
-  options.url = enrollment_.url;
-  options.ca_pem = enrollment_.ca_pem;
-  options.cert_pem = enrollment_.cert_pem;
-  options.key_pem = enrollment_.key_pem;
-  options.timeout_seconds = options_.timeout_seconds;
+  const collector::ClientOptions options =
+      EnrolledClientOptions(enrollment_, options_.timeout_seconds);
   collector::ClientResponse response;
   try {
     response =
