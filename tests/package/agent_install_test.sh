@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds both .debs and installs them, silently, into a clean Debian 12 chroot that enrolls against a
-# real collector on loopback: bad preseed, good preseed, remove, reinstall, purge.
+# real collector on loopback: bad preseed, good preseed, remove (reported to the collector),
+# reinstall, purge (with a collector that does not answer).
 #   agent_install_test.sh BUILD_DIR
 set -euo pipefail
 build=$(realpath "$1")
@@ -41,33 +42,8 @@ lintian --fail-on error,warning --suppress-tags-from-file "$here/../../installer
 
 echo "== collector on loopback"
 cd "$work"
-"$build/collector/mamori-collector" --database "$work/collector.db" --agent-port 0 --admin-port 0 \
-  2>"$work/collector.log" &
-collector_pid=$!
-for _ in $(seq 100); do
-  [[ $(grep -c '"listening"' "$work/collector.log") -ge 2 ]] && break
-  sleep 0.1
-done
-port_of() {
-  python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: o = json.loads(l)
-    except ValueError: continue
-    if o.get("msg") == "listening" and o.get("listener") == sys.argv[2]: print(o["port"])' \
-    "$work/collector.log" "$1"
-}
-agent_port=$(port_of agent)
-admin_port=$(port_of admin)
-[[ -n $agent_port && -n $admin_port ]] || { cat "$work/collector.log"; fail "collector did not listen"; }
-"$build/collector/mamori-collector" --database "$work/collector.db" ca-cert >"$work/ca.pem"
-export MAMORI_COLLECTOR_URL=https://127.0.0.1:$admin_port MAMORI_CA=$work/ca.pem
-MAMORI_TOKEN=$("$build/collector/mamori-collector" --database "$work/collector.db" \
-  create-api-token --role admin --label package-test | tail -1)
-export MAMORI_TOKEN
-mamorictl=$build/collector/mamorictl
-enroll_token=$("$mamorictl" token create --group kojin-jumin --uses 1 --expires 1h | grep -o 'mme_[^ ]*')
-"$mamorictl" policy keygen --out "$work/root.key" --trust-out "$work/trust.json" >/dev/null
-root_key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0])' "$work/trust.json")
+. "$here/collector-lib.sh"
+start_collector
 
 echo "== clean chroot"
 mkdir -p "$root"
@@ -118,8 +94,13 @@ token_left=$(echo "GET mamori-agent/enrollment_token" | chroot "$root" debconf-c
 terminals=$("$mamorictl" fleet --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["terminals"]))')
 [[ $terminals == 1 ]] || fail "collector has $terminals terminals, expected 1"
 
-echo "== agent: remove takes pam_mamori out of PAM first and keeps state"
+echo "== agent: remove reports itself, takes pam_mamori out of PAM first and keeps state"
 in_root apt-get remove -y -q mamori-agent >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "remove"; }
+grep -q 'report acknowledged' "$work/remove.log" || { cat "$work/remove.log"; fail "no removal report"; }
+"$mamorictl" events --format json | python3 -c 'import json,sys
+events = [e for e in json.load(sys.stdin)["events"] if e["type"] == "agent.removal"]
+sys.exit(0 if len(events) == 1 else "collector has %d agent.removal events" % len(events))' ||
+  fail "the removal is not an event at the collector"
 [[ $(cat "$root/etc/pam.d/common-auth") == "$pam_before" ]] ||
   { diff <(echo "$pam_before") "$root/etc/pam.d/common-auth"; fail "PAM stack not restored"; }
 [[ ! -e $root/lib/x86_64-linux-gnu/security/pam_mamori.so ]] || fail "module left behind"
@@ -131,8 +112,16 @@ grep -q 'already enrolled' "$work/reinstall.log" || { cat "$work/reinstall.log";
 terminals=$("$mamorictl" fleet --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["terminals"]))')
 [[ $terminals == 1 ]] || fail "reinstall made $terminals terminals"
 
-echo "== agent: purge removes state and boot configuration"
-in_root apt-get purge -y -q mamori-agent >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "purge"; }
+echo "== agent: purge with a collector that does not answer: bounded by the report timeout"
+kill -STOP "$collector_pid"
+start=$(date +%s)
+in_root apt-get purge -y -q mamori-agent >"$work/purge.log" 2>&1 ||
+  { kill -CONT "$collector_pid"; cat "$work/purge.log"; fail "purge"; }
+took=$(($(date +%s) - start))
+kill -CONT "$collector_pid"
+echo "purge took $took s"
+grep -q 'not reported to the collector' "$work/purge.log" || { cat "$work/purge.log"; fail "no report failure"; }
+((took < 30)) || fail "purge took $took s with a silent collector"
 for f in /var/lib/mamori /etc/mamori /etc/modprobe.d/mamori-usb.conf /etc/default/grub.d/mamori.cfg; do
   [[ ! -e $root$f ]] || fail "purge left $f"
 done

@@ -7,6 +7,7 @@
 //   mamori [--runtime-dir DIR] devices [--json]     asks the running agent (root)
 //   mamori [--state-dir DIR] enroll --url URL --ca CA.pem --token-file FILE|- [--force]
 //   mamori [--state-dir DIR] [--trust-file FILE] policy apply BUNDLE
+//   mamori [--state-dir DIR] report [--removal] [--timeout SECONDS]
 #include <openssl/crypto.h>
 
 #include <boost/program_options.hpp>
@@ -24,6 +25,7 @@
 #include "mamori/platform/local_socket.h"
 #include "mamori/platform/secure_dir.h"
 #include "qr_output.h"
+#include "report_command.h"
 
 namespace po = boost::program_options;
 using mamori::platform::Status;
@@ -40,6 +42,7 @@ int Usage(const po::options_description& opts) {
          "       mamori [options] policy apply BUNDLE\n"
          "       mamori [options] checks [--json]\n"
          "       mamori [options] devices [--json]\n"
+         "       mamori [options] report [--removal] [--timeout SECONDS]\n"
       << opts;
   return 2;
 }
@@ -134,6 +137,7 @@ int main(int argc, char** argv) {
   mamori::cli::EnrollArgs enroll;
   std::vector<std::string> words;
   mamori::cli::ChecksOptions checks;
+  mamori::cli::ReportOptions report;
   po::options_description opts("options");
   opts.add_options()("state-dir", po::value(&state_dir)->default_value("/var/lib/mamori"),
                      "the agent's state directory")(
@@ -151,7 +155,11 @@ int main(int argc, char** argv) {
       "the pinned root keys (policy apply, checks)")(
       "group", po::value(&checks.groups), "a group of this terminal, repeatable (checks)")(
       "agent-binary", po::value(&checks.agent_binary),
-      "the agent executable to hash (checks; default: mamori-agent next to this program)");
+      "the agent executable to hash (checks; default: mamori-agent next to this program)")(
+      "removal", po::bool_switch(&report.removal),
+      "journal agent.removal before sending (report; run by the package's prerm)")(
+      "timeout", po::value(&report.timeout_seconds)->default_value(10),
+      "seconds the whole report may take (report)");
   po::options_description all;
   all.add(opts).add_options()("words", po::value(&words));
   po::positional_options_description pos;
@@ -174,6 +182,11 @@ int main(int argc, char** argv) {
   if (words.size() == 1 && words[0] == "enroll") {
     enroll.state_dir = state_dir;
     return mamori::cli::EnrollCommand(enroll);
+  }
+  if (words.size() == 1 && words[0] == "report") {
+    report.state_dir = state_dir;
+    report.trust_file = trust_file;
+    return mamori::cli::ReportCommand(report);
   }
   if (words.size() == 3 && words[0] == "policy" && words[1] == "apply") {
     return mamori::cli::PolicyApplyCommand(state_dir, trust_file, words[2]);
