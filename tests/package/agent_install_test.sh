@@ -42,6 +42,7 @@ lintian --fail-on error,warning --suppress-tags-from-file "$here/../../installer
 
 echo "== collector on loopback"
 cd "$work"
+# shellcheck source=tests/package/collector-lib.sh
 . "$here/collector-lib.sh"
 start_collector
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the package tests: a real collector on loopback (a chroot shares the host's network, so
 # its postinst can enroll there), with an admin API token, a one-use enrollment token and a policy
 # root key. Needs $build, $work and fail(); sets collector_pid, agent_port, admin_port, mamorictl,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the guest's initramfs: static busybox, the kernel modules for xHCI, USB storage, SCSI disks,
-# the 9p host share and the dummy USB gadget controller, and the init script.
+# the 9p host share, overlayfs (to boot a shared tree) and the dummy USB gadget controller, and the
+# init script.
 #   build-initramfs.sh KERNEL_DIR OUT.cpio.gz
 set -euo pipefail
 kdir=${1:?usage: build-initramfs.sh KERNEL_DIR OUT}
@@ -13,7 +14,7 @@ if ! file -L "$busybox" | grep -q 'statically linked'; then
   exit 1
 fi
 
-modules=(xhci-pci usb-storage uas sd_mod 9p 9pnet_virtio virtio_pci
+modules=(xhci-pci usb-storage uas sd_mod 9p 9pnet_virtio virtio_pci overlay
   dummy_hcd configfs libcomposite usb_f_mass_storage usb_f_hid)
 
 root=$(mktemp -d)
@@ -21,7 +22,8 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,host,tmp,config}
 cp "$busybox" "$root/bin/busybox"
 for applet in sh mount umount mkdir cat echo sleep insmod ls grep sed awk chroot kill poweroff \
-  blockdev dd cmp ln rm seq date cut wc head tail tr sort printf test true false usleep sync; do
+  blockdev dd cmp ln rm seq date cut wc head tail tr sort printf test true false usleep sync \
+  switch_root; do
   ln -s busybox "$root/bin/$applet"
 done
 

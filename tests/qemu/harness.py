@@ -96,7 +96,9 @@ def main():
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--scenario", required=True)
-    ap.add_argument("--driver", required=True)
+    ap.add_argument("--driver", help="the guard driver the scenario runs, if any")
+    ap.add_argument("--share", default="/",
+                    help="the host directory shared with the guest as 9p tag hostfs")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args()
@@ -119,14 +121,15 @@ def main():
     src = os.path.dirname(os.path.abspath(args.scenario))
     append = ["console=ttyS0", "loglevel=1", "panic=-1",
               "mamori.scenario=" + os.path.abspath(args.scenario),
-              "mamori.driver=" + os.path.abspath(args.driver),
               "mamori.src=" + os.path.dirname(src)] + meta["qemu-append"]
+    if args.driver:
+        append.append("mamori.driver=" + os.path.abspath(args.driver))
     command = ["qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-display", "none",
                "-no-reboot", "-nic", "none", "-kernel", args.kernel, "-initrd", args.initrd,
                "-append", " ".join(append), "-serial", "file:" + console, "-monitor", "none",
                "-qmp", "unix:%s,server=on,wait=off" % qmp_path, "-device", "qemu-xhci,id=xhci",
-               "-virtfs", "local,path=/,mount_tag=hostfs,security_model=none,readonly=on,"
-               "multidevs=remap"]
+               "-virtfs", "local,path=%s,mount_tag=hostfs,security_model=none,readonly=on,"
+               "multidevs=remap" % os.path.abspath(args.share)]
     for drive in DRIVES:
         command += ["-drive", "if=none,id=%s,file=%s,format=raw" % (drive, images[drive])]
     for device in meta["qemu-device"]:

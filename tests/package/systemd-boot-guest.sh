@@ -1,0 +1,143 @@
+#!/bin/sh
+# Runs inside the booted guest, from mamori-boot-test.service (after mamori-agent.service), with
+# systemd as PID 1: the agent as the package installed it, a stick present since boot, no network
+# (the collector the terminal enrolled at is unreachable). Results go to the serial console for
+# harness.py ("@@PASS", "@@FAIL", "@@QMP" hot-plug requests, "@@END").
+# qemu-append: mamori.init=/lib/systemd/systemd systemd.show_status=0 usbcore.authorized_default=0
+# qemu-device: usb-storage,bus=xhci.0,drive=d1,id=boot-stick,serial=BOOTSTICK1
+# unchanged: d1
+# unchanged: d2
+
+failed=0
+pass() { echo "@@PASS $*"; }
+fail() {
+  echo "@@FAIL $*"
+  failed=1
+}
+wait_for() { # SECONDS COMMAND...: polls every 100 ms until the command succeeds
+  _n=$(($1 * 10))
+  shift
+  while ! "$@"; do
+    _n=$((_n - 1))
+    [ "$_n" -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+agent_show() { systemctl show -p "$1" --value mamori-agent.service; }
+agent_log() {
+  echo "---- journal of mamori-agent"
+  journalctl -b -u mamori-agent.service -u mamori-agent.socket --no-pager | tail -40
+  echo "----"
+}
+usb_name_of() { # SERIAL: the USB device name of the stick, once it is on the bus
+  for d in /sys/bus/usb/devices/*; do
+    [ -f "$d/serial" ] && [ "$(cat "$d/serial")" = "$1" ] && {
+      basename "$d"
+      return 0
+    }
+  done
+  return 1
+}
+no_disk() { ! ls /sys/block | grep -q '^sd'; }
+# The agent's own view: the device's line of `mamori devices --json` shows its decision.
+decided() { # SERIAL ACTION
+  mamori devices --json 2>/dev/null | tr '{' '\n' | grep "\"serial\":\"$1\"" | grep -q "\"action\":\"$2\""
+}
+stays_blocked() { # SERIAL: unauthorized, no interface bound, no disk, and the agent blocked it
+  _dev=$(usb_name_of "$1") || {
+    fail "$1 is not on the bus"
+    return
+  }
+  if wait_for 20 decided "$1" block; then pass "$1: the agent decided block"; else
+    fail "$1: no block decision in mamori devices"
+    mamori devices
+  fi
+  sleep 1
+  [ "$(cat "/sys/bus/usb/devices/$_dev/authorized")" = 0 ] && pass "$1 ($_dev): authorized=0" ||
+    fail "$1 ($_dev): authorized=$(cat "/sys/bus/usb/devices/$_dev/authorized")"
+  no_disk && pass "$1: no block device" || fail "$1: block devices $(ls /sys/block)"
+}
+pam() { # CODE: pamtester's result for alice through pam_mamori.so
+  echo "$1" | pamtester mamori-boot-test alice authenticate 2>&1
+}
+secret=$(cat /root/mfa-secret)
+
+echo "@@METRIC boot_to_test_s $(cut -d' ' -f1 /proc/uptime)"
+
+# Active under Type=notify means the agent sent READY=1; its STATUS= text says what it guards.
+state=$(systemctl is-active mamori-agent.service)
+[ "$state" = active ] && pass "mamori-agent.service is active" || fail "mamori-agent.service is $state"
+[ "$(agent_show Type)" = notify ] && pass "Type=notify" || fail "Type is $(agent_show Type)"
+status=$(agent_show StatusText)
+case $status in
+  guarding*) pass "sd_notify status: $status" ;;
+  *) fail "no status from sd_notify: '$status'" ;;
+esac
+[ "$(systemctl is-active mamori-agent.socket)" = active ] && [ -S /run/mamori/agent.sock ] &&
+  pass "mamori-agent.socket listens on /run/mamori/agent.sock" || fail "no PAM socket"
+[ "$(systemctl is-enabled mamori-agent.service)" = enabled ] && pass "enabled by the postinst" ||
+  fail "mamori-agent.service is $(systemctl is-enabled mamori-agent.service)"
+[ "$failed" = 0 ] || agent_log
+
+# A stick present at boot never got a chance: usbcore.authorized_default=0, then the agent.
+stays_blocked BOOTSTICK1
+
+# A wrong code is refused: the stack answers, and can fail.
+wrong=000000
+oathtool --totp -b -w 4 -N "now - 60 seconds" "$secret" | grep -qx "$wrong" && wrong=999999
+out=$(pam "$wrong")
+echo "$out" | grep -q "Authentication failure" && pass "wrong code refused" || fail "wrong code: $out"
+
+# Kill the agent outright and ask PAM with a good code at once: the connection waits in systemd's
+# socket until the agent restarted (RestartSec=1s) takes it. That it was sent before the new agent
+# even started is checked by the clock (CLOCK_MONOTONIC: /proc/uptime in a guest that never sleeps).
+old=$(agent_show MainPID)
+restarts=$(agent_show NRestarts)
+systemctl kill -s KILL mamori-agent.service
+sent_us=$(($(cut -d' ' -f1 /proc/uptime | tr -d .) * 10000))
+out=$(pam "$(oathtool --totp -b "$secret")")
+answered_us=$(($(cut -d' ' -f1 /proc/uptime | tr -d .) * 10000))
+echo "$out" | grep -q "successfully authenticated" &&
+  pass "PAM verification sent with the agent killed succeeded" || fail "PAM during restart: $out"
+wait_for 30 sh -c '[ "$(systemctl is-active mamori-agent.service)" = active ]' ||
+  fail "agent not active again"
+new=$(agent_show MainPID)
+[ "$new" != 0 ] && [ "$new" != "$old" ] && pass "restarted by systemd (pid $old -> $new)" ||
+  fail "MainPID $old -> $new"
+[ "$(agent_show NRestarts)" -gt "$restarts" ] && pass "NRestarts $(agent_show NRestarts)" ||
+  fail "NRestarts stayed $(agent_show NRestarts)"
+started_us=$(agent_show ExecMainStartTimestampMonotonic)
+echo "@@METRIC pam_answer_during_restart_ms $(((answered_us - sent_us) / 1000))"
+[ "$sent_us" -lt "$started_us" ] &&
+  pass "the PAM request preceded the new agent by $(((started_us - sent_us) / 1000)) ms" ||
+  fail "the PAM request (${sent_us} us) came after the new agent started (${started_us} us)"
+[ "$failed" = 0 ] || agent_log
+
+# A stick plugged after the restart is blocked as well.
+echo "@@QMP device_add driver=usb-storage bus=xhci.0 drive=d2 id=hot-stick serial=HOTSTICK2"
+wait_for 20 usb_name_of HOTSTICK2 >/dev/null || fail "HOTSTICK2 never enumerated"
+stays_blocked HOTSTICK2
+[ "$failed" = 0 ] || agent_log
+
+# Removal under systemd with the collector unreachable: the package goes, the agent stops, and the
+# removal stays journalled until purge deletes the state.
+t0=$(date +%s%N)
+out=$(mamori report --timeout 10 2>&1) && fail "a report went out without a network: $out"
+echo "@@METRIC report_unreachable_ms $((($(date +%s%N) - t0) / 1000000))"
+echo "$out" | grep -q "events stay journalled" && pass "report without a collector fails and keeps the events" ||
+  fail "report without a collector: $out"
+t0=$(date +%s)
+out=$(DEBIAN_FRONTEND=noninteractive dpkg --remove mamori-agent 2>&1) &&
+  pass "dpkg --remove succeeded in $(($(date +%s) - t0)) s with the collector unreachable" ||
+  fail "dpkg --remove: $out"
+echo "$out" | grep -q "not reported to the collector" && pass "prerm said the report failed" ||
+  fail "prerm output: $out"
+state=$(systemctl is-active mamori-agent.service)
+[ "$state" != active ] && pass "agent stopped ($state)" || fail "agent still active after removal"
+grep -hq '"type":"agent.removal"' /var/lib/mamori/journal/seg-*.jsonl &&
+  pass "agent.removal is journalled" || fail "no agent.removal in the journal"
+out=$(DEBIAN_FRONTEND=noninteractive dpkg --purge mamori-agent 2>&1) || fail "dpkg --purge: $out"
+[ ! -e /var/lib/mamori ] && pass "purge removed /var/lib/mamori" || fail "/var/lib/mamori left"
+
+echo "@@END rc=$failed"
+systemctl poweroff --force --force
