@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs inside the booted guest, from mamori-boot-test.service (after mamori-agent.service), with
 # systemd as PID 1: the agent as the package installed it, a stick present since boot, no network
-# (the collector the terminal enrolled at is unreachable). Results go to the serial console for
-# harness.py ("@@PASS", "@@FAIL", "@@QMP" hot-plug requests, "@@END").
+# (the collector the terminal enrolled at is unreachable until this script starts it from its
+# database). Results go to the serial console for harness.py ("@@PASS", "@@FAIL", "@@QMP" hot-plug
+# requests, "@@END").
 # qemu-append: mamori.init=/lib/systemd/systemd systemd.show_status=0 usbcore.authorized_default=0
 # qemu-device: usb-storage,bus=xhci.0,drive=d1,id=boot-stick,serial=BOOTSTICK1
 # unchanged: d1
@@ -119,23 +120,36 @@ wait_for 20 usb_name_of HOTSTICK2 >/dev/null || fail "HOTSTICK2 never enumerated
 stays_blocked HOTSTICK2
 [ "$failed" = 0 ] || agent_log
 
-# Removal under systemd with the collector unreachable: the package goes, the agent stops, and the
-# removal stays journalled until purge deletes the state.
+# No collector: a report fails at once and keeps the events.
 t0=$(date +%s%N)
 out=$(mamori report --timeout 10 2>&1) && fail "a report went out without a network: $out"
 echo "@@METRIC report_unreachable_ms $((($(date +%s%N) - t0) / 1000000))"
-echo "$out" | grep -q "events stay journalled" && pass "report without a collector fails and keeps the events" ||
-  fail "report without a collector: $out"
+echo "$out" | grep -q "events stay journalled" &&
+  pass "report without a collector fails and keeps the events" || fail "report: $out"
+
+# The collector back (its database, as the terminal enrolled there), then removal under systemd
+# with the agent running: the prerm reports agent.removal, with the events journalled offline,
+# before the agent stops.
+. /root/collector/env
+export MAMORI_COLLECTOR_URL MAMORI_CA MAMORI_TOKEN
+mamori-collector --database /root/collector/collector.db --agent-port "$agent_port" \
+  --admin-port "$admin_port" 2>/root/collector/log &
+listening() { [ "$(grep -c '"listening"' /root/collector/log)" -ge 2 ]; }
+wait_for 30 listening || { fail "collector did not start" && cat /root/collector/log; }
+collector_has() { # TYPE: the collector's count of events of TYPE
+  mamorictl events --format json | tr '{' '\n' | grep -c "\"type\":\"$1\""
+}
 t0=$(date +%s)
 out=$(DEBIAN_FRONTEND=noninteractive dpkg --remove mamori-agent 2>&1) &&
-  pass "dpkg --remove succeeded in $(($(date +%s) - t0)) s with the collector unreachable" ||
-  fail "dpkg --remove: $out"
-echo "$out" | grep -q "not reported to the collector" && pass "prerm said the report failed" ||
+  pass "dpkg --remove succeeded in $(($(date +%s) - t0)) s" || fail "dpkg --remove: $out"
+echo "$out" | grep -q "report acknowledged" && pass "prerm reported the removal" ||
   fail "prerm output: $out"
+[ "$(collector_has agent.removal)" = 1 ] && pass "agent.removal is an event at the collector" ||
+  fail "collector events: $(mamorictl events)"
+[ "$(collector_has mfa.success)" -ge 1 ] && pass "events journalled offline reached the collector" ||
+  fail "no mfa.success at the collector: $(mamorictl events)"
 state=$(systemctl is-active mamori-agent.service)
 [ "$state" != active ] && pass "agent stopped ($state)" || fail "agent still active after removal"
-grep -hq '"type":"agent.removal"' /var/lib/mamori/journal/seg-*.jsonl &&
-  pass "agent.removal is journalled" || fail "no agent.removal in the journal"
 out=$(DEBIAN_FRONTEND=noninteractive dpkg --purge mamori-agent 2>&1) || fail "dpkg --purge: $out"
 [ ! -e /var/lib/mamori ] && pass "purge removed /var/lib/mamori" || fail "/var/lib/mamori left"
 

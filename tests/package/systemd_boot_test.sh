@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The installed agent under a real systemd. The .deb is installed silently into a Debian 12 tree with
-# systemd (enrolling at a collector on loopback, which the guest cannot reach: it has no network),
-# and that tree boots as the root of a QEMU guest (tmpfs overlay, systemd as PID 1) with
-# usbcore.authorized_default=0 and a stick attached at boot. systemd-boot-guest.sh asserts from
+# systemd, enrolling at a collector on loopback, and that tree boots as the root of a QEMU guest
+# (tmpfs overlay, systemd as PID 1) with usbcore.authorized_default=0 and a stick attached at boot.
+# The guest has no network: the collector is unreachable until the guest starts it again from its
+# database, copied into the tree with the collector's programs. systemd-boot-guest.sh asserts from
 # inside, run by a unit ordered after mamori-agent.service; harness.py hot-plugs for it.
 #   systemd_boot_test.sh BUILD_DIR KERNEL INITRD
 set -euo pipefail
@@ -33,6 +34,7 @@ echo "== agent package"
 cpack --config "$build/CPackConfig.cmake" -B "$work/debs" >"$work/cpack.log" 2>&1 ||
   { cat "$work/cpack.log"; fail "cpack"; }
 agent_deb=$(ls "$work"/debs/mamori-agent_*.deb)
+collector_deb=$(ls "$work"/debs/mamori-collector_*.deb)
 
 echo "== collector on loopback, for the enrollment at install time $(elapsed)"
 cd "$work"
@@ -40,11 +42,14 @@ cd "$work"
 . "$here/collector-lib.sh"
 start_collector
 
-echo "== Debian 12 with systemd and the agent's libraries $(elapsed)"
-# The package's own dependencies are part of the cached tree (first alternative, no versions), so
+echo "== Debian 12 with systemd and the packages' libraries $(elapsed)"
+# The packages' own dependencies are part of the cached tree (first alternative, no versions), so
 # that the install needs no network and a change of them makes a new tree.
-mapfile -t depends < <(dpkg-deb -f "$agent_deb" Depends | tr ',' '\n' |
-  sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep -v '^$')
+mapfile -t depends < <({
+  dpkg-deb -f "$agent_deb" Depends
+  echo ,
+  dpkg-deb -f "$collector_deb" Depends
+} | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep -v '^$' | sort -u)
 tarball=$(bash "$here/make-chroot.sh" systemd systemd-sysv pamtester oathtool "${depends[@]}")
 mkdir "$root"
 tar -C "$root" -xzf "$tarball"
@@ -96,9 +101,26 @@ for unit in serial-getty@ttyS0.service getty@tty1.service; do
 done
 umount "$root/proc"
 
+echo "== the collector's programs and database, for the guest to start $(elapsed)"
+kill "$collector_pid"
+wait "$collector_pid" || true
+collector_pid=""
+dpkg-deb -x "$collector_deb" "$work/collector-package"
+cp "$work/collector-package/usr/bin/mamori-collector" "$work/collector-package/usr/bin/mamorictl" \
+  "$root/usr/local/bin/"
+install -d -m 700 "$root/root/collector"
+cp "$work"/collector.db* "$work/ca.pem" "$root/root/collector/"
+cat >"$root/root/collector/env" <<ENV
+agent_port=$agent_port
+admin_port=$admin_port
+MAMORI_COLLECTOR_URL=https://127.0.0.1:$admin_port
+MAMORI_CA=/root/collector/ca.pem
+MAMORI_TOKEN=$MAMORI_TOKEN
+ENV
+
 echo "== boot $(elapsed)"
 mkdir -p "$build/tests/package/run"
 python3 "$here/../qemu/harness.py" --kernel "$kernel" --initrd "$initrd" \
   --scenario "$here/systemd-boot-guest.sh" --share "$root" --workdir "$build/tests/package/run" \
-  --timeout 240 || fail "guest checks $(elapsed)"
+  --timeout 360 || fail "guest checks $(elapsed)"
 echo "PASS $(elapsed)"
