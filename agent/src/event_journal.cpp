@@ -1,7 +1,5 @@
 #include "mamori/agent/event_journal.h"
 
-#include <stdio.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -281,7 +279,6 @@ Status EventJournal::RecordLocked(const Event& event) {
                                                  {"data", std::move(data)}}) +
       "\n";
   s = AppendLine(line, seq, true, 0);
-  std::fputs(line.c_str(), stderr);
   if (!s.ok()) return s;
   return EnforceBound();
 }
@@ -338,9 +335,7 @@ Status EventJournal::EnforceBound() {
                                {"type", "journal.dropped"},
                                {"data", boost::json::object{{"count", std::to_string(dropped)}}}}) +
                            "\n";
-  Status s = AppendLine(line, seq, true, 0);
-  std::fputs(line.c_str(), stderr);
-  return s;
+  return AppendLine(line, seq, true, 0);
 }
 
 Status EventJournal::NextBatch(std::size_t max_events, std::size_t max_bytes, Batch* out) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -134,6 +135,9 @@ class AgentE2e : public ::testing::Test {
                         collector_->agent_url() + " --ca " + ca_file_ + " --token-file - <" +
                         (dir_ / "token").string() + " 2>&1"});
     ASSERT_EQ(out.status, 0) << out.out;
+    // One line for a person, not the journal's record of it.
+    EXPECT_EQ(std::count(out.out.begin(), out.out.end(), '\n'), 1) << out.out;
+    EXPECT_EQ(out.out.find("\"type\":"), std::string::npos) << out.out;
     const std::size_t at = out.out.find("enrolled as ");
     ASSERT_NE(at, std::string::npos) << out.out;
     terminal_ = out.out.substr(at + 12, out.out.find(' ', at + 12) - at - 12);

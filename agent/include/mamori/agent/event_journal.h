@@ -1,8 +1,8 @@
 // The agent's durable event journal, which is also the spool of events for the collector. Every
 // event gets a per-terminal sequence number that only grows (across restarts too) and is on disk
 // before Record returns (one fdatasync), so its outcome may be acted on. Events name what happened
-// and to whom, never a code or a secret. Each line is also written to standard error, which systemd
-// hands to journald.
+// and to whom, never a code or a secret. The journal is not the system log: the services log their
+// outcomes there themselves, with structured fields (platform/system_log.h).
 //
 // Layout: <state_dir>/journal/ (0700) holds segment files `seg-<20 digits>.jsonl` of one JSON
 // object per line, `acked.json` (what the collector has committed) and `lock`. The daemon and the
