@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     server->Serve(
         [&](std::string_view line, const mamori::platform::PeerCredentials& peer) {
           if (mamori::agent::IsDevicesRequest(line)) {
-            return mamori::agent::AnswerDevices(device_service.Snapshot(), peer);
+            return device_service.AnswerDevicesRequest(peer);
           }
           return service.HandleLine(line, peer);
         },

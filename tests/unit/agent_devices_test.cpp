@@ -185,6 +185,10 @@ TEST_F(AgentDevicesTest, OnlyRootMayListDevices) {
                  &status);
   EXPECT_NE(status, 0);
   EXPECT_NE(out.find("the agent refused: only root may list devices"), std::string::npos) << out;
+  const std::string journal = Journal();
+  EXPECT_NE(journal.find(R"("type":"devices.caller_refused","data":{"caller_uid":"65534")"),
+            std::string::npos)
+      << journal;
 }
 
 // Under systemd the agent's standard error goes to journald too: here `systemd-cat` plays that
