@@ -139,20 +139,29 @@ void Reporter::RunChecks(const std::vector<std::string>& prefixes) {
 }
 
 // Runs what is due of the catalogue and picks the results the collector does not have yet.
-std::vector<ReportCheck> Reporter::ChecksToSend(const boost::json::array& events, bool* snapshot) {
+std::vector<ReportCheck> Reporter::ChecksToSend(const boost::json::array& events, bool* snapshot,
+                                                bool* deferred) {
   const auto now = Clock::now();
-  std::vector<std::string> prefixes;
   std::chrono::seconds snapshot_interval;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    prefixes.swap(refresh_);
     snapshot_interval = snapshot_interval_;
   }
-  bool run_all = !last_full_run_ || now - *last_full_run_ >= interval_();
-  if (!last_snapshot_ || now - *last_snapshot_ >= snapshot_interval) {
+  const bool snapshot_now = !last_snapshot_ || now - *last_snapshot_ >= snapshot_interval;
+  const bool run_all = snapshot_now || !last_full_run_ || now - *last_full_run_ >= interval_();
+  // The whole catalogue can take seconds (apt's resolver): events waiting are sent first, and the
+  // catalogue runs for the very next report. Only once in a row, so a busy terminal still runs it.
+  *deferred = run_all && !events.empty() && !deferred_ && checks_.run;
+  deferred_ = *deferred;
+  if (*deferred) return {};
+  std::vector<std::string> prefixes;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    prefixes.swap(refresh_);
+  }
+  if (snapshot_now) {
     last_snapshot_ = now;
     snapshot_due_ = true;
-    run_all = true;
   }
   if (!checks_.run) return {};
   if (run_all) {
@@ -190,8 +199,8 @@ Status Reporter::SendOnce(bool* more) {
   if (!s.ok()) return s;
   boost::json::object report{{"sequence", batch.sequence}};
   if (const auto version = policy_version_()) report["policy_version"] = *version;
-  bool snapshot = false;
-  const std::vector<ReportCheck> sent = ChecksToSend(batch.events, &snapshot);
+  bool snapshot = false, deferred = false;
+  const std::vector<ReportCheck> sent = ChecksToSend(batch.events, &snapshot, &deferred);
   boost::json::array checks;
   for (const auto& c : sent) {
     boost::json::object o{{"id", c.id}, {"result", c.result}};
@@ -219,7 +228,7 @@ Status Reporter::SendOnce(bool* more) {
   max_events_ = std::min(max_events_ * 2, options_.max_events);
   std::uint64_t pending = 0;
   s = journal_.PendingEvents(&pending);
-  *more = s.ok() && pending > 0;
+  *more = s.ok() && (pending > 0 || deferred);
   std::fprintf(stderr, "mamori-agent: report %llu acknowledged (%zu events, %zu checks)\n",
                static_cast<unsigned long long>(batch.sequence), events, sent.size());
   return s;

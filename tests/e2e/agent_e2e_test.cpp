@@ -173,6 +173,21 @@ class AgentE2e : public ::testing::Test {
 
   json::object Terminal() { return GetJson("/v1/terminals/" + terminal_); }
 
+  std::string CheckResult(const std::string& id) {
+    json::object t = Terminal();
+    const auto* checks = t.if_contains("checks");
+    if (checks == nullptr || !checks->is_array()) return "";
+    for (const auto& c : checks->get_array()) {
+      if (c.at("id").as_string() == id) return std::string(c.at("result").as_string());
+    }
+    return "";
+  }
+
+  std::string AgentLog() {
+    std::ifstream in(dir_ / "agent.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
   std::vector<json::object> Events(const std::string& type = "") {
     std::vector<json::object> out;
     const json::object page = GetJson("/v1/events?limit=10000");
@@ -249,9 +264,22 @@ TEST_F(AgentE2e, EnrolledAgentReportsAndAppliesPushedPolicy) {
   EXPECT_GE(t["last_sequence"].as_int64(), 1);
   EXPECT_TRUE(t["policy_version"].is_null());  // the built-in defaults
   EXPECT_EQ(t["group"], "shimin-ka");
+  // The catalogue ran at start, right after the first report (apt's resolver may take a while).
+  ASSERT_TRUE(
+      WaitFor([&] { return CheckResult("policy.current") == "fail"; }, std::chrono::seconds(90)))
+      << CheckResult("policy.current");
+
+  // Events that change no check (another process journals them) go out without checks.
+  RecordEvents(0, 3);
+  ASSERT_TRUE(WaitFor([&] { return Events("test.event").size() == 3; }, std::chrono::seconds(20)));
+  EXPECT_NE(AgentLog().find(" events, 0 checks)"), std::string::npos) << AgentLog();
 
   Push(Bundle(2, admin_key_));
   ASSERT_TRUE(WaitFor([&] { return Terminal()["policy_version"] == 2; }, std::chrono::seconds(20)));
+  // The policy's checks ran again once it applied, and their change was sent.
+  ASSERT_TRUE(
+      WaitFor([&] { return CheckResult("policy.current") == "pass"; }, std::chrono::seconds(20)))
+      << CheckResult("policy.current");
   const auto applied = Events("policy.applied");
   ASSERT_EQ(applied.size(), 1u);
   EXPECT_EQ(applied[0].at("data").at("version"), "2");
@@ -364,8 +392,12 @@ TEST_F(AgentE2e, ReporterSendsChecksMeasuresSkewAndKeepsEventsWhenRefused) {
       [] { return std::optional<std::uint64_t>(4); }, [] { return std::chrono::seconds(60); },
       Reporter::Options{});
   EXPECT_FALSE(reporter.clock_skew().has_value());
+  // The first report carries the journalled agent.enrolled; the catalogue follows at once.
   bool more = true;
   platform::Status s = reporter.SendOnce(&more);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(more);
+  s = reporter.SendOnce(&more);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_FALSE(more);
   ASSERT_TRUE(reporter.clock_skew().has_value());

@@ -228,17 +228,41 @@ TEST_F(ReporterTest, RefusedBatchIsHalvedAndTheLoneBadEventQuarantined) {
 
 TEST_F(ReporterTest, RefusedChecksAreLeftOutRatherThanTheEventQuarantined) {
   auto reporter = MakeReporter();
+  bool more = false;
+  ASSERT_TRUE(reporter->SendOnce(&more).ok());  // the catalogue at start, acknowledged
   answer_ = [](const json::object& report) {
     return report.contains("checks")
                ? Reporter::Response{400, R"({"error":"/checks/0/observed: too long"})", "", ""}
                : Reporter::Response{200, "{}", "", ""};
   };
+  results_["usb.guard"] = "fail";
+  reporter->Refresh({"usb."});
   Record("mfa.success", "1");
-  bool more = false;
   EXPECT_FALSE(reporter->SendOnce(&more).ok());
+  EXPECT_EQ(Checks(sent_.back()), (std::map<std::string, std::string>{{"usb.guard", "fail"}}));
   ASSERT_TRUE(reporter->SendOnce(&more).ok());
+  EXPECT_FALSE(sent_.back().contains("checks"));
   EXPECT_EQ(EventNumbers(sent_.back()), (std::vector<std::string>{"1"}));
   EXPECT_EQ(Pending(), 0u);
+}
+
+// Events waiting when the whole catalogue is due go first; the catalogue runs for the next report.
+TEST_F(ReporterTest, EventsAreNotHeldBackByTheCatalogue) {
+  auto reporter = MakeReporter();
+  Record("mfa.success", "1");
+  bool more = false;
+  ASSERT_TRUE(reporter->SendOnce(&more).ok());
+  EXPECT_TRUE(runs_.empty());
+  EXPECT_EQ(EventNumbers(sent_[0]), (std::vector<std::string>{"1"}));
+  EXPECT_FALSE(sent_[0].contains("checks"));
+  EXPECT_TRUE(more);
+  // Only once in a row: with events waiting again, the catalogue runs now.
+  Record("mfa.success", "2");
+  ASSERT_TRUE(reporter->SendOnce(&more).ok());
+  EXPECT_EQ(runs_.size(), 1u);
+  EXPECT_EQ(Checks(sent_[1]).size(), 3u);
+  EXPECT_EQ(EventNumbers(sent_[1]), (std::vector<std::string>{"2"}));
+  EXPECT_FALSE(more);
 }
 
 TEST_F(ReporterTest, RetryAfterIsHonouredUpToTheLongestBackoff) {

@@ -94,7 +94,7 @@ class Reporter {
   void SetReporting(const policy::ReportingPolicy& reporting);
 
   // Sends one report and applies the acknowledgement, on the caller's thread. *more is set when
-  // unacknowledged events remain.
+  // unacknowledged events remain, or the catalogue is due and waited for this report's events.
   platform::Status SendOnce(bool* more);
 
   // The collector's clock minus ours, from the Date header of its last answer.
@@ -112,7 +112,8 @@ class Reporter {
 
   void Run();
   bool Wait(std::chrono::milliseconds wait, bool failing);
-  std::vector<ReportCheck> ChecksToSend(const boost::json::array& events, bool* snapshot);
+  std::vector<ReportCheck> ChecksToSend(const boost::json::array& events, bool* snapshot,
+                                        bool* deferred);
   void RunChecks(const std::vector<std::string>& prefixes);
   platform::Status Refused(const Response& response, std::uint64_t sequence, std::size_t events,
                            bool had_checks);
@@ -141,6 +142,7 @@ class Reporter {
   std::optional<Clock::time_point> last_full_run_;
   std::optional<Clock::time_point> last_snapshot_;
   bool snapshot_due_ = true;
+  bool deferred_ = false;     // the last report went without the catalogue that was due
   bool omit_checks_ = false;  // the collector refused the last report that carried checks
   std::size_t max_events_;
   bool unauthorized_said_ = false;
