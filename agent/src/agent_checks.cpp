@@ -8,9 +8,19 @@
 
 namespace mamori::agent {
 
-Reporter::ChecksFn AgentChecks(CollectorChannel& channel, CredentialStore& store,
-                               platform::SystemProbe& probe, bool guard_enforcing) {
-  return [&channel, &store, &probe, guard_enforcing] {
+std::vector<std::string> ChecksAffectedBy(std::string_view event_type) {
+  if (event_type == "mfa.enrolled" || event_type == "mfa.imported" || event_type == "mfa.reset") {
+    return {"mfa.enrolled"};
+  }
+  return {};
+}
+
+Reporter::Checks AgentChecks(CollectorChannel& channel, CredentialStore& store,
+                             platform::SystemProbe& probe, bool guard_enforcing) {
+  Reporter::Checks checks;
+  checks.affected_by = ChecksAffectedBy;
+  checks.run = [&channel, &store, &probe,
+                guard_enforcing](const std::vector<std::string>& prefixes) {
     ComplianceInputs in;
     in.policy = channel.policy();
     in.applied_version = channel.policy_version();
@@ -30,11 +40,12 @@ Reporter::ChecksFn AgentChecks(CollectorChannel& channel, CredentialStore& store
     in.guard_enforcing = guard_enforcing && in.policy.usb.mode == policy::EnforcementMode::kEnforce;
     in.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
     std::vector<ReportCheck> checks;
-    for (CheckOutcome& o : RunComplianceChecks(in, probe)) {
+    for (CheckOutcome& o : RunComplianceChecks(in, probe, prefixes)) {
       checks.push_back({std::move(o.id), std::move(o.result), std::move(o.observed)});
     }
     return checks;
   };
+  return checks;
 }
 
 }  // namespace mamori::agent

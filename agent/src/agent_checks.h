@@ -3,6 +3,10 @@
 // mode), the outcomes reduced to what a report carries.
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "collector_channel.h"
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/reporter.h"
@@ -10,8 +14,12 @@
 
 namespace mamori::agent {
 
-// The references must outlive the returned function, which runs on the reporter's thread.
-Reporter::ChecksFn AgentChecks(CollectorChannel& channel, CredentialStore& store,
-                               platform::SystemProbe& probe, bool guard_enforcing);
+// The references must outlive the returned functions, which run on the reporter's thread.
+Reporter::Checks AgentChecks(CollectorChannel& channel, CredentialStore& store,
+                             platform::SystemProbe& probe, bool guard_enforcing);
+
+// The checks an event may change: the enrolled users after `mamori enroll`, `import` or `reset`.
+// (A policy applied or refused refreshes its checks through CollectorChannel.)
+std::vector<std::string> ChecksAffectedBy(std::string_view event_type);
 
 }  // namespace mamori::agent

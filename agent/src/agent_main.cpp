@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   device_service.Start();
 
   mamori::agent::MfaService service(*store, *journal, mamori::platform::Accounts::Default(),
-                                    policy.mfa, [] { return std::time(nullptr); });
+                                    *system_log, policy.mfa, [] { return std::time(nullptr); });
   auto probe = mamori::platform::NewLinuxSystemProbe("", usb_sysfs_root);
   channel->SetChecks(mamori::agent::AgentChecks(*channel, *store, *probe, !developer_mode));
   channel->OnPolicyApplied([&](const mamori::policy::Policy& p) {
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     server->Serve(
         [&](std::string_view line, const mamori::platform::PeerCredentials& peer) {
           if (mamori::agent::IsDevicesRequest(line)) {
-            return mamori::agent::AnswerDevices(device_service.Snapshot(), peer);
+            return device_service.AnswerDevicesRequest(peer);
           }
           return service.HandleLine(line, peer);
         },

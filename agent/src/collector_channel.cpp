@@ -45,20 +45,27 @@ std::optional<std::uint64_t> CollectorChannel::policy_version() {
 void CollectorChannel::Start() {
   if (!enrollment_) return;
   reporter_ = std::make_unique<Reporter>(
-      *enrollment_, journal_, [this] { return checks_ ? checks_() : std::vector<ReportCheck>{}; },
-      [this] { return policy_version(); },
+      *enrollment_, journal_, checks_, [this] { return policy_version(); },
       [this] { return std::chrono::seconds(policy().compliance.report_interval_seconds); },
       Reporter::Options{});
   poller_ = std::make_unique<PolicyPoller>(
       *enrollment_, *state_, state_mu_, journal_,
       [this](const PolicyState::OfferResult& r) {
+        if (r.applied) ApplyReporting(policy().reporting);
         if (r.applied && listener_) listener_(policy());
-        if (!r.already_applied) reporter_->Trigger();
+        // After the listener, so the checks see the guard and the MFA service on the new policy.
+        if (!r.already_applied) reporter_->Refresh({"policy.", "usb.", "mfa."});
       },
       PolicyPoller::Options{});
+  ApplyReporting(policy().reporting);
   journal_.OnRecord([this] { reporter_->Trigger(); });
   reporter_->Start();
   poller_->Start();
+}
+
+void CollectorChannel::ApplyReporting(const policy::ReportingPolicy& reporting) {
+  journal_.SetMaxBytes(std::uint64_t{reporting.spool_max_mib} << 20);
+  reporter_->SetReporting(reporting);
 }
 
 void CollectorChannel::Stop() {

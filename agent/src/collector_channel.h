@@ -34,7 +34,7 @@ class CollectorChannel {
   // Runs (on the poller's thread) after a policy was applied.
   void OnPolicyApplied(PolicyListener listener) { listener_ = std::move(listener); }
   // Where the reports' checks come from; none until set.
-  void SetChecks(Reporter::ChecksFn checks) { checks_ = std::move(checks); }
+  void SetChecks(Reporter::Checks checks) { checks_ = std::move(checks); }
 
   // Starts the reporter and the poller when enrolled.
   void Start();
@@ -44,13 +44,15 @@ class CollectorChannel {
  private:
   CollectorChannel(EventJournal& journal, std::unique_ptr<PolicyState> state,
                    std::optional<Enrollment> enrollment);
+  // The policy's reporting section: the journal's bound and the reporter's backoff and snapshot.
+  void ApplyReporting(const policy::ReportingPolicy& reporting);
 
   EventJournal& journal_;
   std::mutex state_mu_;
   std::unique_ptr<PolicyState> state_;
   std::optional<Enrollment> enrollment_;
   PolicyListener listener_;
-  Reporter::ChecksFn checks_;
+  Reporter::Checks checks_;
   std::unique_ptr<Reporter> reporter_;
   std::unique_ptr<PolicyPoller> poller_;
 };

@@ -1,6 +1,9 @@
 #include "mamori/agent/device_service.h"
 
 #include <cctype>
+#include <ctime>
+
+#include "mamori/agent/devices_protocol.h"
 
 namespace mamori::agent {
 namespace {
@@ -48,6 +51,7 @@ void DecisionLog::Problem(std::string_view message) {
 DeviceService::DeviceService(DevicePlatform platform, EventJournal& journal,
                              platform::SystemLog& log, bool audit_only)
     : platform_(std::move(platform)),
+      journal_(journal),
       log_(log),
       audit_only_(audit_only),
       sink_(journal, log),
@@ -117,6 +121,29 @@ void DeviceService::ApplyPolicy(const policy::Policy& policy) {
 std::vector<DeviceGuard::PresentDevice> DeviceService::Snapshot() const {
   std::lock_guard<std::mutex> guard(mu_);
   return guard_->Devices();
+}
+
+std::string DeviceService::AnswerDevicesRequest(const platform::PeerCredentials& peer) {
+  if (peer.uid != 0) {
+    Event event;
+    event.time = std::time(nullptr);
+    event.type = "devices.caller_refused";
+    event.fields = {{"caller_uid", std::to_string(peer.uid)},
+                    {"caller_pid", std::to_string(peer.pid)}};
+    platform::Status s = journal_.Record(event);
+    log_.Send(Priority::kWarning,
+              "device guard: refused the device list to uid " + std::to_string(peer.uid) +
+                  " (pid " + std::to_string(peer.pid) + "): only root may list devices",
+              {{"MAMORI_EVENT", "devices.caller_refused"},
+               {"MAMORI_CALLER_UID", std::to_string(peer.uid)},
+               {"MAMORI_CALLER_PID", std::to_string(peer.pid)}});
+    if (!s.ok()) {
+      log_.Send(Priority::kError, "refused device list not journalled: " + s.message(),
+                {{"MAMORI_EVENT", "devices.journal_error"}});
+    }
+    return AnswerDevices({}, peer);
+  }
+  return AnswerDevices(Snapshot(), peer);
 }
 
 void DeviceService::Stop() {

@@ -1,7 +1,5 @@
 #include "mamori/agent/event_journal.h"
 
-#include <stdio.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -107,7 +105,7 @@ struct EventJournal::Segment {
 };
 
 EventJournal::EventJournal(std::unique_ptr<platform::SecureDir> dir, Options options)
-    : dir_(std::move(dir)), options_(options) {}
+    : dir_(std::move(dir)), options_(options), read_limit_(options.max_bytes) {}
 EventJournal::~EventJournal() = default;
 
 Status EventJournal::Open(platform::SecureDir& state_dir, std::unique_ptr<EventJournal>* out) {
@@ -132,8 +130,9 @@ Status EventJournal::Open(platform::SecureDir& state_dir, const Options& options
 }
 
 Status EventJournal::ReadSegment(const std::string& name, std::string* text) {
-  // A segment is at most one line past segment_bytes; the bound caps what is ever read.
-  return dir_->Read(name, options_.max_bytes, text);
+  // A segment is at most one line past segment_bytes; the largest bound ever in force caps what
+  // is ever read, so a lowered bound still reads the segments written under a higher one.
+  return dir_->Read(name, read_limit_, text);
 }
 
 // Rebuilds the index from the files: at open, and whenever another process changed them.
@@ -280,7 +279,6 @@ Status EventJournal::RecordLocked(const Event& event) {
                                                  {"data", std::move(data)}}) +
       "\n";
   s = AppendLine(line, seq, true, 0);
-  std::fputs(line.c_str(), stderr);
   if (!s.ok()) return s;
   return EnforceBound();
 }
@@ -337,9 +335,7 @@ Status EventJournal::EnforceBound() {
                                {"type", "journal.dropped"},
                                {"data", boost::json::object{{"count", std::to_string(dropped)}}}}) +
                            "\n";
-  Status s = AppendLine(line, seq, true, 0);
-  std::fputs(line.c_str(), stderr);
-  return s;
+  return AppendLine(line, seq, true, 0);
 }
 
 Status EventJournal::NextBatch(std::size_t max_events, std::size_t max_bytes, Batch* out) {
@@ -410,24 +406,98 @@ Status EventJournal::Ack(std::uint64_t sequence) {
   if (s.ok()) s = ScanIfChanged();
   if (!s.ok()) return s;
   if (sequence <= acked_.report) return Status::Ok();
-  std::optional<std::uint64_t> through;
+  std::uint64_t through = 0;
+  s = SealedThrough(sequence, &through);
+  if (!s.ok()) return s;
+  return WriteAcked(Acked{std::max(acked_.events_through, through), sequence});
+}
+
+Status EventJournal::SealedThrough(std::uint64_t sequence, std::uint64_t* through) {
   for (const auto& seg : segments_) {
     for (const auto& m : seg.markers) {
-      if (m.first == sequence) through = m.second;
+      if (m.first == sequence) {
+        *through = m.second;
+        return Status::Ok();
+      }
     }
   }
-  if (!through) {
-    return Status::Error(-1,
-                         dir_->path() + ": no report " + std::to_string(sequence) + " was sealed");
-  }
-  const Acked next{std::max(acked_.events_through, *through), sequence};
-  s = dir_->WriteAtomic(kAckedFile,
+  return Status::Error(-1,
+                       dir_->path() + ": no report " + std::to_string(sequence) + " was sealed");
+}
+
+Status EventJournal::WriteAcked(const Acked& next) {
+  Status s =
+      dir_->WriteAtomic(kAckedFile,
                         boost::json::serialize(boost::json::object{
                             {"events_through", next.events_through}, {"report", next.report}}),
                         0600);
   if (!s.ok()) return s;
   acked_ = next;
   return DeleteConsumedSegments();
+}
+
+Status EventJournal::Withdraw(std::uint64_t sequence) {
+  std::lock_guard<std::mutex> guard(mu_);
+  std::unique_ptr<platform::FileLock> lock;
+  Status s = dir_->Lock(kLockFile, &lock);
+  if (s.ok()) s = ScanIfChanged();
+  if (!s.ok()) return s;
+  if (sequence <= acked_.report) return Status::Ok();
+  std::uint64_t through = 0;
+  s = SealedThrough(sequence, &through);
+  if (!s.ok()) return s;
+  return WriteAcked(Acked{acked_.events_through, sequence});
+}
+
+Status EventJournal::Quarantine(std::uint64_t sequence, std::uint64_t* count) {
+  *count = 0;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    std::unique_ptr<platform::FileLock> lock;
+    Status s = dir_->Lock(kLockFile, &lock);
+    if (s.ok()) s = ScanIfChanged();
+    if (!s.ok()) return s;
+    if (sequence <= acked_.report) return Status::Ok();
+    std::uint64_t through = 0;
+    s = SealedThrough(sequence, &through);
+    if (!s.ok()) return s;
+    std::string lines, text;
+    for (const auto& seg : segments_) {
+      const auto first =
+          std::upper_bound(seg.events.begin(), seg.events.end(), acked_.events_through);
+      if (first == seg.events.end() || *first > through) continue;
+      s = ReadSegment(seg.name, &text);
+      if (!s.ok()) return s;
+      ForEachLine(text, [&](std::string_view line_text) {
+        const auto line = ParseLine(line_text);
+        if (!line || line->report_through || line->seq <= acked_.events_through ||
+            line->seq > through) {
+          return;
+        }
+        lines.append(line_text).push_back('\n');
+        ++*count;
+      });
+    }
+    // The events are safe in their own file before the journal lets go of them.
+    s = dir_->WriteAtomic("quarantine-" + std::to_string(sequence) + ".jsonl", lines, 0600);
+    if (!s.ok()) return s;
+    s = WriteAcked(Acked{std::max(acked_.events_through, through), sequence});
+    if (!s.ok()) return s;
+  }
+  Event e;
+  e.time = std::time(nullptr);
+  e.type = "journal.quarantined";
+  e.fields = {
+      {"count", std::to_string(*count)},
+      {"file", std::string(kDirName) + "/quarantine-" + std::to_string(sequence) + ".jsonl"}};
+  return Record(e);
+}
+
+void EventJournal::SetMaxBytes(std::uint64_t max_bytes) {
+  std::lock_guard<std::mutex> guard(mu_);
+  // Dropping is by whole segments: one full segment and the one being written always fit.
+  options_.max_bytes = std::max(max_bytes, 2 * options_.segment_bytes);
+  read_limit_ = std::max(read_limit_, options_.max_bytes);
 }
 
 Status EventJournal::PendingEvents(std::uint64_t* count) {

@@ -1,16 +1,57 @@
 #include "mamori/agent/mfa_service.h"
 
-#include <stdio.h>
+#include <cctype>
 
 #include "mamori/policy/mfa_scope.h"
 
 namespace mamori::agent {
+namespace {
+
+using Priority = platform::SystemLog::Priority;
+
+struct Outcome {
+  std::string_view type;
+  Priority priority;
+  std::string_view reason;
+};
+
+constexpr Outcome kOutcomes[] = {
+    {"mfa.success", Priority::kInfo, "code accepted"},
+    {"mfa.recovery_used", Priority::kInfo, "recovery code accepted"},
+    {"mfa.unenrolled_allowed", Priority::kInfo, "not enrolled, and the policy lets such users in"},
+    {"mfa.failure", Priority::kNotice, "wrong code"},
+    {"mfa.replay", Priority::kNotice, "code already used"},
+    {"mfa.unenrolled_denied", Priority::kNotice, "not enrolled, and the policy denies such users"},
+    {"mfa.invalid_user", Priority::kNotice, "invalid user name"},
+    {"mfa.locked", Priority::kWarning, "locked out after repeated failures"},
+    {"mfa.lockout", Priority::kWarning, "too many failures: lockout started"},
+    {"mfa.caller_refused", Priority::kWarning, "the caller may not ask for this user"},
+    {"mfa.error", Priority::kWarning, "verification failed"},
+};
+
+// Request fields are the client's text: no control characters reach the log.
+std::string Printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (std::iscntrl(static_cast<unsigned char>(c))) c = '?';
+  }
+  return out;
+}
+
+std::string FieldName(std::string_view key) {
+  std::string name = "MAMORI_";
+  for (char c : key) name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+}  // namespace
 
 MfaService::MfaService(CredentialStore& store, EventJournal& journal, platform::Accounts& accounts,
-                       policy::MfaPolicy policy, Clock clock)
+                       platform::SystemLog& log, policy::MfaPolicy policy, Clock clock)
     : store_(store),
       journal_(journal),
       accounts_(accounts),
+      log_(log),
       policy_(std::move(policy)),
       clock_(std::move(clock)) {}
 
@@ -18,8 +59,13 @@ std::string MfaService::HandleLine(std::string_view line, const platform::PeerCr
   std::string error;
   auto request = ParseMfaRequest(line, &error);
   if (!request) {
-    std::fprintf(stderr, "mfa: refused a malformed request from uid %u: %s\n",
-                 static_cast<unsigned>(peer.uid), error.c_str());
+    log_.Send(Priority::kWarning,
+              "mfa: refused a malformed request from uid " + std::to_string(peer.uid) + ": " +
+                  Printable(error),
+              {{"MAMORI_EVENT", "mfa.malformed_request"},
+               {"MAMORI_CALLER_UID", std::to_string(peer.uid)},
+               {"MAMORI_CALLER_PID", std::to_string(peer.pid)},
+               {"MAMORI_REASON", Printable(error)}});
     return SerializeMfaAnswer(MfaAnswer::kAuthError);
   }
   return SerializeMfaAnswer(Handle(*request, peer));
@@ -99,12 +145,37 @@ MfaAnswer MfaService::Finish(MfaAnswer answer, std::string type, const MfaReques
   for (auto& f : extra) e.fields.push_back(std::move(f));
   platform::Status s = journal_.Record(e);
   if (!s.ok()) {
-    std::fprintf(stderr, "mfa: event journal not written, refusing: %s\n", s.message().c_str());
+    log_.Send(Priority::kError, "mfa: event journal not written, refusing: " + s.message(),
+              {{"MAMORI_EVENT", "mfa.journal_error"}, {"MAMORI_USER", Printable(request.user)}});
     if (answer == MfaAnswer::kSuccess || answer == MfaAnswer::kIgnore) {
-      return MfaAnswer::kAuthError;
+      answer = MfaAnswer::kAuthError;
     }
   }
+  Log(answer, e);
   return answer;
+}
+
+// The journal event as a system log entry: the same facts (the event holds no code or secret)
+// under MAMORI_* fields, with the PAM answer as the outcome and a reason a person can read.
+void MfaService::Log(MfaAnswer answer, const Event& event) {
+  Outcome outcome{event.type, Priority::kWarning, event.type};
+  for (const Outcome& o : kOutcomes) {
+    if (o.type == event.type) outcome = o;
+  }
+  std::string reason(outcome.reason);
+  platform::SystemLog::Fields fields{{"MAMORI_EVENT", event.type},
+                                     {"MAMORI_OUTCOME", std::string(ToString(answer))}};
+  std::string details;
+  for (const auto& [key, value] : event.fields) {
+    if (value.empty()) continue;  // an unknown tty or rhost is left out
+    const std::string text = Printable(value);
+    if (key == "error") reason += ": " + text;
+    fields.emplace_back(FieldName(key), text);
+    if (key != "caller_pid" && key != "error") details += " " + key + "=" + text;
+  }
+  fields.emplace_back("MAMORI_REASON", reason);
+  log_.Send(outcome.priority,
+            "mfa: " + std::string(ToString(answer)) + " (" + reason + ")" + details, fields);
 }
 
 void MfaService::SetPolicy(policy::MfaPolicy policy) {

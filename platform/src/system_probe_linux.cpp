@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -97,6 +98,17 @@ class LinuxSystemProbe : public SystemProbe {
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return SysError("stat", path, errno);
     if (!S_ISREG(st.st_mode)) return Status::Error(EINVAL, path + ": not a regular file");
+    const FileIdentity identity{st.st_dev,         st.st_ino,          st.st_size,
+                                st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec,
+                                st.st_ctim.tv_nsec};
+    {
+      std::lock_guard<std::mutex> guard(hash_mu_);
+      if (auto it = hashes_.find(path); it != hashes_.end() && it->second.identity == identity) {
+        *sha256 = it->second.sha256;
+        *md5 = it->second.md5;
+        return Status::Ok();
+      }
+    }
     DigestContext a(EVP_MD_CTX_new(), EVP_MD_CTX_free), b(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     if (!a || !b || EVP_DigestInit_ex(a.get(), EVP_sha256(), nullptr) != 1 ||
         EVP_DigestInit_ex(b.get(), EVP_md5(), nullptr) != 1) {
@@ -118,6 +130,8 @@ class LinuxSystemProbe : public SystemProbe {
     *sha256 = Hex(digest, size);
     if (EVP_DigestFinal_ex(b.get(), digest, &size) != 1) return Status::Error(-1, path + ": md5");
     *md5 = Hex(digest, size);
+    std::lock_guard<std::mutex> guard(hash_mu_);
+    hashes_[path] = {identity, *sha256, *md5};
     return Status::Ok();
   }
 
@@ -192,8 +206,29 @@ class LinuxSystemProbe : public SystemProbe {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   }
 
+  // Hashing the agent binary on every compliance run costs more than the rest of the catalogue;
+  // a file keeps its digest while its inode, size and times are unchanged (a rewrite in place
+  // changes mtime and ctime, a replacement changes the inode).
+  struct FileIdentity {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    time_t mtime_s;
+    long mtime_ns;
+    time_t ctime_s;
+    long ctime_ns;
+    bool operator==(const FileIdentity&) const = default;
+  };
+  struct CachedHash {
+    FileIdentity identity;
+    std::string sha256;
+    std::string md5;
+  };
+
   const std::string root_;
   const std::string sysfs_root_;
+  std::mutex hash_mu_;
+  std::map<std::string, CachedHash> hashes_;
   std::mutex apt_mu_;
   bool apt_cached_ = false;
   AptState apt_state_;

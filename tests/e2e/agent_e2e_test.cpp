@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -134,6 +135,9 @@ class AgentE2e : public ::testing::Test {
                         collector_->agent_url() + " --ca " + ca_file_ + " --token-file - <" +
                         (dir_ / "token").string() + " 2>&1"});
     ASSERT_EQ(out.status, 0) << out.out;
+    // One line for a person, not the journal's record of it.
+    EXPECT_EQ(std::count(out.out.begin(), out.out.end(), '\n'), 1) << out.out;
+    EXPECT_EQ(out.out.find("\"type\":"), std::string::npos) << out.out;
     const std::size_t at = out.out.find("enrolled as ");
     ASSERT_NE(at, std::string::npos) << out.out;
     terminal_ = out.out.substr(at + 12, out.out.find(' ', at + 12) - at - 12);
@@ -168,6 +172,21 @@ class AgentE2e : public ::testing::Test {
   }
 
   json::object Terminal() { return GetJson("/v1/terminals/" + terminal_); }
+
+  std::string CheckResult(const std::string& id) {
+    json::object t = Terminal();
+    const auto* checks = t.if_contains("checks");
+    if (checks == nullptr || !checks->is_array()) return "";
+    for (const auto& c : checks->get_array()) {
+      if (c.at("id").as_string() == id) return std::string(c.at("result").as_string());
+    }
+    return "";
+  }
+
+  std::string AgentLog() {
+    std::ifstream in(dir_ / "agent.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
 
   std::vector<json::object> Events(const std::string& type = "") {
     std::vector<json::object> out;
@@ -245,9 +264,22 @@ TEST_F(AgentE2e, EnrolledAgentReportsAndAppliesPushedPolicy) {
   EXPECT_GE(t["last_sequence"].as_int64(), 1);
   EXPECT_TRUE(t["policy_version"].is_null());  // the built-in defaults
   EXPECT_EQ(t["group"], "shimin-ka");
+  // The catalogue ran at start, right after the first report (apt's resolver may take a while).
+  ASSERT_TRUE(
+      WaitFor([&] { return CheckResult("policy.current") == "fail"; }, std::chrono::seconds(90)))
+      << CheckResult("policy.current");
+
+  // Events that change no check (another process journals them) go out without checks.
+  RecordEvents(0, 3);
+  ASSERT_TRUE(WaitFor([&] { return Events("test.event").size() == 3; }, std::chrono::seconds(20)));
+  EXPECT_NE(AgentLog().find(" events, 0 checks)"), std::string::npos) << AgentLog();
 
   Push(Bundle(2, admin_key_));
   ASSERT_TRUE(WaitFor([&] { return Terminal()["policy_version"] == 2; }, std::chrono::seconds(20)));
+  // The policy's checks ran again once it applied, and their change was sent.
+  ASSERT_TRUE(
+      WaitFor([&] { return CheckResult("policy.current") == "pass"; }, std::chrono::seconds(20)))
+      << CheckResult("policy.current");
   const auto applied = Events("policy.applied");
   ASSERT_EQ(applied.size(), 1u);
   EXPECT_EQ(applied[0].at("data").at("version"), "2");
@@ -351,15 +383,21 @@ TEST_F(AgentE2e, ReporterSendsChecksMeasuresSkewAndKeepsEventsWhenRefused) {
   ASSERT_TRUE(EventJournal::Open(*state, &journal).ok());
   Reporter reporter(
       *enrollment, *journal,
-      [] {
-        return std::vector<ReportCheck>{{"usb.authorized_default", "pass", "0 on 2 root hubs"},
-                                        {"ntp.sync", "fail", "not synchronized"}};
-      },
+      Reporter::Checks{[](const std::vector<std::string>&) {
+                         return std::vector<ReportCheck>{
+                             {"usb.authorized_default", "pass", "0 on 2 root hubs"},
+                             {"ntp.sync", "fail", "not synchronized"}};
+                       },
+                       nullptr},
       [] { return std::optional<std::uint64_t>(4); }, [] { return std::chrono::seconds(60); },
       Reporter::Options{});
   EXPECT_FALSE(reporter.clock_skew().has_value());
+  // The first report carries the journalled agent.enrolled; the catalogue follows at once.
   bool more = true;
   platform::Status s = reporter.SendOnce(&more);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(more);
+  s = reporter.SendOnce(&more);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_FALSE(more);
   ASSERT_TRUE(reporter.clock_skew().has_value());
@@ -380,9 +418,80 @@ TEST_F(AgentE2e, ReporterSendsChecksMeasuresSkewAndKeepsEventsWhenRefused) {
   s = reporter.SendOnce(&more);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("HTTP 403"), std::string::npos) << s.message();
+  // Revoked is not a network failure: the reporter waits the longest backoff, and says so in
+  // the journal once, next to the event it keeps.
+  ASSERT_TRUE(reporter.retry_delay().has_value());
+  EXPECT_EQ(*reporter.retry_delay(), Reporter::Options{}.backoff_max);
+  EXPECT_FALSE(reporter.SendOnce(&more).ok());
   std::uint64_t pending = 0;
   ASSERT_TRUE(journal->PendingEvents(&pending).ok());
-  EXPECT_EQ(pending, 1u);
+  EXPECT_EQ(pending, 2u);
+}
+
+// Events the real collector refuses (a type over its limit: 400; an event over its body limit:
+// 413) are found by halving the batch and quarantined one by one; every other event arrives.
+TEST_F(AgentE2e, EventsTheCollectorRefusesAreQuarantinedAndTheRestArrive) {
+  Enroll();
+  std::unique_ptr<platform::SecureDir> state;
+  ASSERT_TRUE(platform::SecureDir::Open(state_, 0700, &state).ok());
+  std::optional<Enrollment> enrollment;
+  ASSERT_TRUE(LoadEnrollment(*state, &enrollment).ok());
+  std::unique_ptr<EventJournal> journal;
+  ASSERT_TRUE(EventJournal::Open(*state, &journal).ok());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(journal->Record(Event{1763900000, "test.event", {{"n", std::to_string(i)}}}).ok());
+    if (i == 2) {
+      ASSERT_TRUE(journal->Record(Event{1763900000, std::string(300, 't'), {}}).ok());
+    }
+    if (i == 4) {
+      ASSERT_TRUE(
+          journal->Record(Event{1763900000, "test.huge", {{"blob", std::string(1100000, 'x')}}})
+              .ok());
+    }
+  }
+  Reporter::Options options;
+  options.max_bytes = 4 << 20;  // so the huge event goes out with the others first
+  Reporter reporter(
+      *enrollment, *journal,
+      Reporter::Checks{[](const std::vector<std::string>&) {
+                         return std::vector<ReportCheck>{{"usb.guard", "pass", "0 on 2 hubs"}};
+                       },
+                       nullptr},
+      [] { return std::optional<std::uint64_t>(); }, [] { return std::chrono::seconds(60); },
+      options);
+  std::uint64_t pending = 1;
+  int refused = 0;
+  for (int i = 0; i < 30 && pending > 0; ++i) {
+    bool more = false;
+    platform::Status s = reporter.SendOnce(&more);
+    if (!s.ok()) {
+      ++refused;
+      ASSERT_TRUE(reporter.retry_delay().has_value()) << s.message();
+      EXPECT_EQ(reporter.retry_delay()->count(), 0) << s.message();
+    }
+    ASSERT_TRUE(journal->PendingEvents(&pending).ok());
+  }
+  EXPECT_EQ(pending, 0u);
+  EXPECT_GT(refused, 2);
+  std::multiset<std::string> numbers;
+  for (const auto& e : Events("test.event")) {
+    numbers.insert(std::string(e.at("data").at("n").as_string()));
+  }
+  EXPECT_EQ(numbers, (std::multiset<std::string>{"0", "1", "2", "3", "4", "5"}));
+  EXPECT_TRUE(Events("test.huge").empty());
+  const auto quarantined = Events("journal.quarantined");
+  EXPECT_EQ(quarantined.size(), 2u);
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(state_) / "journal")) {
+    files += e.path().filename().string().starts_with("quarantine-");
+  }
+  EXPECT_EQ(files, 2);
+  std::map<std::string, std::string> checks;
+  json::object t = Terminal();
+  for (const auto& c : t["checks"].as_array()) {
+    checks[std::string(c.at("id").as_string())] = std::string(c.at("result").as_string());
+  }
+  EXPECT_EQ(checks["usb.guard"], "pass");
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fake_sysfs.h"
+#include "mamori/platform/local_socket.h"
 #include "temp_dir.h"
 
 extern char** environ;
@@ -184,9 +185,16 @@ TEST_F(AgentDevicesTest, OnlyRootMayListDevices) {
                  &status);
   EXPECT_NE(status, 0);
   EXPECT_NE(out.find("the agent refused: only root may list devices"), std::string::npos) << out;
+  const std::string journal = Journal();
+  EXPECT_NE(journal.find(R"("type":"devices.caller_refused","data":{"caller_uid":"65534")"),
+            std::string::npos)
+      << journal;
 }
 
-TEST_F(AgentDevicesTest, DecisionsReachJournaldWithStructuredFields) {
+// Under systemd the agent's standard error goes to journald too: here `systemd-cat` plays that
+// part. Each decision and each MFA outcome is one entry with structured fields; no raw journal line
+// is echoed next to it.
+TEST_F(AgentDevicesTest, EventsReachJournaldOnceWithStructuredFields) {
   if (::geteuid() != 0 || ::access("/lib/systemd/systemd-journald", X_OK) != 0) {
     GTEST_SKIP() << "needs root and systemd-journald for a private journal";
   }
@@ -194,22 +202,47 @@ TEST_F(AgentDevicesTest, DecisionsReachJournaldWithStructuredFields) {
   RunCommand("unshare --mount true 2>&1", &status);
   if (status != 0) GTEST_SKIP() << "no mount namespaces here for a private journal";
   const std::string out = dir_.path() + "/journal.json";
-  const std::string ran =
-      RunCommand("unshare --mount --propagation private bash " MAMORI_TEST_SOURCE_DIR
-                 "/with_private_journald.sh " +
-                     out + " timeout -s TERM 3 " + MAMORI_AGENT + " --trust-file " + dir_.path() +
-                     "/policy/trust.json --state-dir " + dir_.path() + "/state --runtime-dir " +
-                     dir_.path() + "/run --usb-sysfs-root " + sysfs_.root() + " 2>&1",
-                 &status);
+  const std::string agent = std::string("timeout -s TERM 4 ") + MAMORI_AGENT + " --trust-file " +
+                            dir_.path() + "/policy/trust.json --state-dir " + dir_.path() +
+                            "/state --runtime-dir " + dir_.path() + "/run --usb-sysfs-root " +
+                            sysfs_.root() + " 2>&1 | systemd-cat -t mamori-agent";
+  std::string ran;
+  std::thread journald([&] {
+    ran = RunCommand("unshare --mount --propagation private bash " MAMORI_TEST_SOURCE_DIR
+                     "/with_private_journald.sh " +
+                         out + " bash -c '" + agent + "' 2>&1",
+                     &status);
+  });
+  const std::string socket = dir_.path() + "/run/agent.sock";
+  std::string reply;
+  platform::Status s = platform::Status::Error(-1, "no agent socket");
+  for (int i = 0; i < 100 && !s.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    s = platform::LocalSocketRequest(
+        socket, R"({"op":"check","user":"no body","service":"sshd","tty":"","rhost":"192.0.2.9"})",
+        std::chrono::seconds(2), 4096, &reply);
+  }
+  EXPECT_TRUE(s.ok()) << s.message();
+  journald.join();
   ASSERT_EQ(status, 0) << ran;
-  std::vector<boost::json::object> decisions;
+  std::vector<boost::json::object> decisions, mfa;
+  int echoed = 0, from_stderr = 0;
   std::istringstream lines(ReadAll(out));
   for (std::string line; std::getline(lines, line);) {
     boost::json::object entry = boost::json::parse(line).as_object();
-    if (entry.contains("MAMORI_EVENT") && entry.at("MAMORI_EVENT") == "usb.decision") {
-      decisions.push_back(std::move(entry));
+    const auto* message = entry.if_contains("MESSAGE");
+    if (message && message->is_string() &&
+        message->get_string().find("\"type\":") != boost::json::string::npos) {
+      ++echoed;
     }
+    from_stderr += message && message->is_string() &&
+                   message->get_string().starts_with("mamori-agent: guarding");
+    if (!entry.contains("MAMORI_EVENT")) continue;
+    if (entry.at("MAMORI_EVENT") == "usb.decision") decisions.push_back(entry);
+    if (entry.at("MAMORI_EVENT") == "mfa.invalid_user") mfa.push_back(entry);
   }
+  EXPECT_EQ(from_stderr, 1) << "standard error did not reach the journal: " << ReadAll(out);
+  EXPECT_EQ(echoed, 0) << ReadAll(out);
   ASSERT_EQ(decisions.size(), 2u) << ReadAll(out);
   EXPECT_EQ(decisions[0].at("MAMORI_DEVICE"), "1-1");
   EXPECT_EQ(decisions[0].at("MAMORI_SERIAL"), "MAMORI-OK-1");
@@ -223,6 +256,14 @@ TEST_F(AgentDevicesTest, DecisionsReachJournaldWithStructuredFields) {
   EXPECT_EQ(decisions[1].at("PRIORITY"), "5");
   EXPECT_EQ(std::string_view(decisions[1].at("MESSAGE").as_string()).substr(0, 17),
             "device decision: ");
+  ASSERT_EQ(mfa.size(), 1u) << ReadAll(out);
+  EXPECT_EQ(mfa[0].at("MAMORI_USER"), "no body");
+  EXPECT_EQ(mfa[0].at("MAMORI_SERVICE"), "sshd");
+  EXPECT_EQ(mfa[0].at("MAMORI_RHOST"), "192.0.2.9");
+  EXPECT_EQ(mfa[0].at("MAMORI_OUTCOME"), "user_unknown");
+  EXPECT_EQ(mfa[0].at("MAMORI_REASON"), "invalid user name");
+  EXPECT_FALSE(mfa[0].contains("MAMORI_TTY"));
+  EXPECT_EQ(mfa[0].at("PRIORITY"), "5");
 }
 
 TEST_F(AgentDevicesTest, UnderSocketActivationItServesThePassedSocketNotifiesAndFeedsTheWatchdog) {

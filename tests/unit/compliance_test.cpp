@@ -73,6 +73,17 @@ TEST(ComplianceCatalogue, EveryCheckIsDescribedAndHasAWellFormedResult) {
                                         "agent.unit", "network.egress", "os.security-updates"}));
 }
 
+TEST(ComplianceCatalogue, PrefixesSelectChecksInCatalogueOrder) {
+  FakeSystemProbe probe;
+  std::vector<std::string> ids;
+  for (const auto& o : RunComplianceChecks(Inputs(), probe, {"policy.", "mfa.enrolled"})) {
+    ids.push_back(o.id);
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"mfa.enrolled", "policy.current"}));
+  EXPECT_EQ(RunComplianceChecks(Inputs(), probe, {}).size(),
+            RunComplianceChecks(Inputs(), probe).size());
+}
+
 TEST(ComplianceCatalogue, AllCompliantAcceptsOnlyPassAndNotApplicable) {
   EXPECT_TRUE(
       AllCompliant({{"a", "", "", "", kPass, "x"}, {"b", "", "", "", kNotApplicable, "y"}}));

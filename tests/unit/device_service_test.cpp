@@ -191,6 +191,34 @@ TEST_F(DeviceServiceTest, StartDeniesByDefaultDecidesAndJournalsEveryDevice) {
   EXPECT_NE(decisions[0].message.find("action=block rule=\"default\""), std::string::npos);
 }
 
+// Like a refused MFA caller: journalled and logged, and given no device.
+TEST_F(DeviceServiceTest, ARefusedDevicesRequestIsJournalledAndLogged) {
+  sysfs_.AddDevice("2-1", Stick("UNLISTED", /*authorized=*/true));
+  auto service = Make();
+  service->Start();
+  const std::string refused =
+      service->AnswerDevicesRequest(platform::PeerCredentials{4321, 1000, 1000});
+  EXPECT_EQ(refused.find("UNLISTED"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(R"("result":"refused")"), std::string::npos) << refused;
+  const std::string journal = Journal();
+  EXPECT_NE(
+      journal.find(
+          R"("type":"devices.caller_refused","data":{"caller_uid":"1000","caller_pid":"4321"})"),
+      std::string::npos)
+      << journal;
+  auto logged = log_.WithEvent("devices.caller_refused");
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0].priority, platform::SystemLog::Priority::kWarning);
+  EXPECT_EQ(logged[0].Field("MAMORI_CALLER_UID"), "1000");
+  EXPECT_EQ(logged[0].Field("MAMORI_CALLER_PID"), "4321");
+
+  // Root is answered, and nothing is journalled for it.
+  const std::string answered = service->AnswerDevicesRequest(platform::PeerCredentials{1, 0, 0});
+  EXPECT_NE(answered.find("UNLISTED"), std::string::npos) << answered;
+  EXPECT_EQ(log_.WithEvent("devices.caller_refused").size(), 1u);
+  EXPECT_EQ(Journal().find("caller_uid\":\"0"), std::string::npos);
+}
+
 TEST_F(DeviceServiceTest, TheEventThreadDecidesAHotPluggedDeviceWithItsLatency) {
   policy_.usb.allow.push_back(Allow("ledger-ok", "OK-1"));
   auto service = Make();

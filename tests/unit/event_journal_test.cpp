@@ -192,6 +192,63 @@ TEST_F(EventJournalTest, BoundDropsOldestAndSaysHowMany) {
   EXPECT_EQ(kept.size() + dropped, 200u);
 }
 
+// The policy's spool bound replaces the one the journal was opened with, never below two segments;
+// segments written under a higher bound stay readable.
+TEST_F(EventJournalTest, ALoweredBoundAppliesFromTheNextEvent) {
+  EventJournal::Options options;
+  options.max_bytes = 64 * 1024;
+  options.segment_bytes = 1024;
+  auto j = OpenJournal(options);
+  const std::string pad(100, 'x');
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(j->Record(Ev("e", std::to_string(i) + pad)).ok());
+  EXPECT_EQ(Pending(*j), 200u);
+  j->SetMaxBytes(10);  // below two segments: two segments it is
+  ASSERT_TRUE(j->Record(Ev("e", "200")).ok());
+  std::uint64_t total = 0;
+  for (const auto& seg : Segments()) total += fs::file_size(seg);
+  EXPECT_LE(total, 2 * options.segment_bytes);
+  EventJournal::Batch b;
+  ASSERT_TRUE(j->NextBatch(1000, 1 << 20, &b).ok());
+  ASSERT_GE(b.events.size(), 2u);
+  EXPECT_EQ(b.events[b.events.size() - 2].at("data").at("n"), "200");
+  EXPECT_EQ(b.events.back().at("type"), "journal.dropped");
+}
+
+// A refused report is withdrawn: its events go out again under a new sequence, in smaller
+// batches if asked. Quarantined events leave the journal for a file of their own, counted.
+TEST_F(EventJournalTest, WithdrawnAndQuarantinedReports) {
+  auto j = OpenJournal();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(j->Record(Ev("e", std::to_string(i))).ok());
+  EventJournal::Batch first;
+  ASSERT_TRUE(j->NextBatch(1000, 1 << 20, &first).ok());
+  ASSERT_EQ(first.events.size(), 4u);
+  ASSERT_TRUE(j->Withdraw(first.sequence).ok());
+  EventJournal::Batch second;
+  ASSERT_TRUE(j->NextBatch(1, 1 << 20, &second).ok());
+  EXPECT_GT(second.sequence, first.sequence);
+  ASSERT_EQ(second.events.size(), 1u);
+  EXPECT_EQ(second.events[0].at("data").at("n"), "0");
+  EXPECT_EQ(Pending(*j), 4u);
+  std::uint64_t count = 0;
+  ASSERT_TRUE(j->Quarantine(second.sequence, &count).ok());
+  EXPECT_EQ(count, 1u);
+  std::ifstream in(tmp_.path() + "/state/journal/quarantine-" + std::to_string(second.sequence) +
+                   ".jsonl");
+  const std::string quarantined(std::istreambuf_iterator<char>(in), {});
+  EXPECT_NE(quarantined.find(R"("data":{"n":"0"})"), std::string::npos) << quarantined;
+  // The three others and the count remain, after a reopen too.
+  j.reset();
+  j = OpenJournal();
+  EXPECT_EQ(Pending(*j), 4u);
+  EventJournal::Batch third;
+  ASSERT_TRUE(j->NextBatch(1000, 1 << 20, &third).ok());
+  EXPECT_EQ(Types(third), (std::vector<std::string>{"e", "e", "e", "journal.quarantined"}));
+  EXPECT_EQ(third.events[3].at("data").at("count"), "1");
+  // Withdrawing or quarantining a report that is not the sealed one changes nothing.
+  EXPECT_FALSE(j->Withdraw(third.sequence + 100).ok());
+  EXPECT_EQ(Pending(*j), 4u);
+}
+
 // A segment holding acknowledged and unsent events is dropped: only the unsent ones count, so
 // every unsent event is either delivered or counted, never both and never neither.
 TEST_F(EventJournalTest, AcknowledgedEventsAreNotCountedAsDropped) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include "temp_dir.h"
@@ -30,6 +31,22 @@ class FakeAccounts : public platform::Accounts {
   }
   std::map<uid_t, std::string> names{{1000, "alice"}, {1001, "bob"}};
   std::map<std::string, std::vector<std::string>> groups{{"carol", {"madoguchi"}}};
+};
+
+// The system log as the test sees it.
+class RecordingLog : public platform::SystemLog {
+ public:
+  struct Entry {
+    Priority priority;
+    std::string message;
+    std::map<std::string, std::string> fields;
+  };
+  void Send(Priority priority, std::string_view message, const Fields& fields) override {
+    std::lock_guard<std::mutex> guard(mu_);
+    entries.push_back({priority, std::string(message), {fields.begin(), fields.end()}});
+  }
+  std::mutex mu_;
+  std::vector<Entry> entries;
 };
 
 SecretBytes TestSecret() {
@@ -56,7 +73,7 @@ class MfaServiceTest : public ::testing::Test {
 
   MfaAnswer Ask(MfaOp op, const std::string& user, const std::string& code, uid_t caller = 0,
                 const std::string& service = "login") {
-    MfaService service_(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+    MfaService service_(*store_, *journal_, accounts_, log_, policy_, [] { return kNow; });
     MfaRequest r;
     r.op = op;
     r.user = user;
@@ -84,6 +101,7 @@ class MfaServiceTest : public ::testing::Test {
   std::unique_ptr<CredentialStore> store_;
   std::unique_ptr<EventJournal> journal_;
   FakeAccounts accounts_;
+  RecordingLog log_;
   policy::MfaPolicy policy_;
 };
 
@@ -97,7 +115,7 @@ TEST_F(MfaServiceTest, CheckPromptsOnlyWhenPolicyRequiresMfa) {
 
 // A newly applied policy takes effect for the next request of a running service.
 TEST_F(MfaServiceTest, ReplacedPolicyAppliesToTheNextRequest) {
-  MfaService service(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+  MfaService service(*store_, *journal_, accounts_, log_, policy_, [] { return kNow; });
   MfaRequest r;
   r.op = MfaOp::kCheck;
   r.user = "alice";
@@ -120,6 +138,48 @@ TEST_F(MfaServiceTest, VerdictsMapToAnswersAndEventsWithoutCodes) {
   EXPECT_NE(journal.find("\"type\":\"mfa.replay\""), std::string::npos);
   EXPECT_NE(journal.find("\"type\":\"mfa.unenrolled_denied\""), std::string::npos);
   EXPECT_EQ(journal.find(code), std::string::npos) << "a code reached the journal";
+}
+
+// Each outcome reaches the system log once, with structured fields and a reason; the code never.
+TEST_F(MfaServiceTest, OutcomesReachTheSystemLogWithFieldsAndWithoutCodes) {
+  const std::string code = Code();
+  MfaService service(*store_, *journal_, accounts_, log_, policy_, [] { return kNow; });
+  MfaRequest r;
+  r.op = MfaOp::kVerify;
+  r.user = "alice";
+  r.service = "sshd";
+  r.rhost = "192.0.2.7";
+  r.code = code;
+  EXPECT_EQ(service.Handle(r, platform::PeerCredentials{1234, 0, 0}), MfaAnswer::kSuccess);
+  r.code = "000000";
+  r.tty = "pts/3\n";
+  EXPECT_EQ(service.Handle(r, platform::PeerCredentials{1234, 0, 0}), MfaAnswer::kAuthError);
+  ASSERT_EQ(log_.entries.size(), 2u);
+  const auto& ok = log_.entries[0];
+  EXPECT_EQ(ok.priority, platform::SystemLog::Priority::kInfo);
+  EXPECT_EQ(ok.fields.at("MAMORI_EVENT"), "mfa.success");
+  EXPECT_EQ(ok.fields.at("MAMORI_USER"), "alice");
+  EXPECT_EQ(ok.fields.at("MAMORI_SERVICE"), "sshd");
+  EXPECT_EQ(ok.fields.at("MAMORI_OUTCOME"), "success");
+  EXPECT_EQ(ok.fields.at("MAMORI_REASON"), "code accepted");
+  EXPECT_EQ(ok.fields.at("MAMORI_RHOST"), "192.0.2.7");
+  EXPECT_EQ(ok.fields.count("MAMORI_TTY"), 0u);  // not known
+  EXPECT_EQ(ok.message,
+            "mfa: success (code accepted) user=alice service=sshd rhost=192.0.2.7 caller_uid=0");
+  const auto& failed = log_.entries[1];
+  EXPECT_EQ(failed.priority, platform::SystemLog::Priority::kNotice);
+  EXPECT_EQ(failed.fields.at("MAMORI_EVENT"), "mfa.failure");
+  EXPECT_EQ(failed.fields.at("MAMORI_OUTCOME"), "auth_err");
+  EXPECT_EQ(failed.fields.at("MAMORI_REASON"), "wrong code");
+  EXPECT_EQ(failed.fields.at("MAMORI_TTY"), "pts/3?");
+  for (const auto& e : log_.entries) {
+    EXPECT_EQ(e.message.find(code), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("000000"), std::string::npos) << e.message;
+    for (const auto& [k, v] : e.fields) {
+      EXPECT_EQ(v.find(code), std::string::npos) << k;
+      EXPECT_EQ(v.find("000000"), std::string::npos) << k;
+    }
+  }
 }
 
 TEST_F(MfaServiceTest, LockoutAnswersMaxTries) {
@@ -146,7 +206,7 @@ TEST_F(MfaServiceTest, NonRootCallerMayVerifyOnlyItself) {
 }
 
 TEST_F(MfaServiceTest, MalformedRequestsAreRefused) {
-  MfaService service(*store_, *journal_, accounts_, policy_, [] { return kNow; });
+  MfaService service(*store_, *journal_, accounts_, log_, policy_, [] { return kNow; });
   const platform::PeerCredentials root{1, 0, 0};
   for (const char* line : {"", "{", "[]", R"({"op":"verify","user":"alice","service":"login"})",
                            R"({"op":"open","user":"alice","service":"login"})",

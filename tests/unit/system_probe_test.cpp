@@ -127,6 +127,26 @@ TEST_F(SystemProbeTest, HashesAndLinks) {
   EXPECT_TRUE(probe_->SystemdBooted());
 }
 
+// The digest is remembered per file identity; a file changed in place (same inode) is hashed
+// again, and so is one replaced by another file.
+TEST_F(SystemProbeTest, HashOfAChangedFileIsNotServedFromTheCache) {
+  Write("/bin/tool", "hello\n");
+  std::string sha256, md5, again;
+  ASSERT_TRUE(probe_->HashFile("/bin/tool", &sha256, &md5).ok());
+  ASSERT_TRUE(probe_->HashFile("/bin/tool", &again, &md5).ok());
+  EXPECT_EQ(again, sha256);
+  {
+    std::ofstream out(root_.path() + "/bin/tool", std::ios::app);
+    out << "more\n";
+  }
+  ASSERT_TRUE(probe_->HashFile("/bin/tool", &again, &md5).ok());
+  EXPECT_EQ(again, "6052eef1a76d3ff777269e8a1720524953b74c4d96e4689679c8982699a32beb");
+  Write("/bin/tool.new", "hello\n");
+  std::filesystem::rename(root_.path() + "/bin/tool.new", root_.path() + "/bin/tool");
+  ASSERT_TRUE(probe_->HashFile("/bin/tool", &again, &md5).ok());
+  EXPECT_EQ(again, sha256);
+}
+
 TEST_F(SystemProbeTest, SecurityUpdatesWithoutSecurityListsDoNotRunApt) {
   Write("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", "x");
   SecurityUpdates updates;

@@ -1,5 +1,7 @@
 // The catalogue: one table of every check, in the order reports list them.
+#include <algorithm>
 #include <exception>
+#include <string_view>
 
 #include "checks.h"
 
@@ -42,8 +44,20 @@ constexpr Entry kCatalogue[] = {
 
 std::vector<CheckOutcome> RunComplianceChecks(const ComplianceInputs& inputs,
                                               platform::SystemProbe& probe) {
+  return RunComplianceChecks(inputs, probe, {});
+}
+
+std::vector<CheckOutcome> RunComplianceChecks(const ComplianceInputs& inputs,
+                                              platform::SystemProbe& probe,
+                                              const std::vector<std::string>& prefixes) {
   std::vector<CheckOutcome> outcomes;
   for (const Entry& e : kCatalogue) {
+    const std::string_view id = e.id;
+    if (!prefixes.empty() &&
+        std::none_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& p) { return id.starts_with(p); })) {
+      continue;
+    }
     compliance::Verdict v;
     try {
       v = e.check(inputs, probe);

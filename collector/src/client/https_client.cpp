@@ -113,7 +113,8 @@ asio::awaitable<ClientResponse> Exchange(const ClientOptions& options, const End
   auto& res = parser.get();
   ClientResponse out{static_cast<int>(res.result_int()), std::move(res.body()),
                      std::string(res[http::field::content_type]),
-                     std::string(res[http::field::date])};
+                     std::string(res[http::field::date]),
+                     std::string(res[http::field::retry_after])};
   beast::error_code ignored;
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
   co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));

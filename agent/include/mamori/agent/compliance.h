@@ -58,6 +58,11 @@ struct ComplianceInputs {
 // its evidence reports kError with the reason.
 std::vector<CheckOutcome> RunComplianceChecks(const ComplianceInputs& inputs,
                                               platform::SystemProbe& probe);
+// Only the checks whose id starts with one of `prefixes` ("mfa." or "mfa.enrolled"), in catalogue
+// order; every check when `prefixes` is empty.
+std::vector<CheckOutcome> RunComplianceChecks(const ComplianceInputs& inputs,
+                                              platform::SystemProbe& probe,
+                                              const std::vector<std::string>& prefixes);
 
 // True when every outcome is a pass or not applicable.
 bool AllCompliant(const std::vector<CheckOutcome>& outcomes);

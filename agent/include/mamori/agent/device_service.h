@@ -12,6 +12,7 @@
 
 #include "mamori/agent/device_guard.h"
 #include "mamori/agent/event_journal.h"
+#include "mamori/platform/local_socket.h"
 #include "mamori/platform/readiness.h"
 #include "mamori/platform/system_log.h"
 #include "mamori/policy/model.h"
@@ -69,6 +70,9 @@ class DeviceService {
   void ApplyPolicy(const policy::Policy& policy);
   // Present devices with their identity, decision and matched rule, by channel and name.
   std::vector<DeviceGuard::PresentDevice> Snapshot() const;
+  // The answer line to a `devices` request (devices_protocol.h). A refused caller is journalled
+  // as `devices.caller_refused` and logged, as a refused MFA caller is.
+  std::string AnswerDevicesRequest(const platform::PeerCredentials& peer);
   // Ends the event thread; devices keep the state the guard gave them.
   void Stop();
 
@@ -77,6 +81,7 @@ class DeviceService {
   void Run();
 
   DevicePlatform platform_;
+  EventJournal& journal_;
   platform::SystemLog& log_;
   bool audit_only_;
   DecisionLog sink_;

@@ -1,8 +1,8 @@
 // The agent's durable event journal, which is also the spool of events for the collector. Every
 // event gets a per-terminal sequence number that only grows (across restarts too) and is on disk
 // before Record returns (one fdatasync), so its outcome may be acted on. Events name what happened
-// and to whom, never a code or a secret. Each line is also written to standard error, which systemd
-// hands to journald.
+// and to whom, never a code or a secret. The journal is not the system log: the services log their
+// outcomes there themselves, with structured fields (platform/system_log.h).
 //
 // Layout: <state_dir>/journal/ (0700) holds segment files `seg-<20 digits>.jsonl` of one JSON
 // object per line, `acked.json` (what the collector has committed) and `lock`. The daemon and the
@@ -15,7 +15,8 @@
 // marker's seq as its sequence, so a report re-sent after a crash is the same report and the
 // collector recognizes it. The spool is bounded: past the bound the oldest segments are deleted and
 // a `journal.dropped` event counts the unsent events lost. A torn last line (a crash mid-write) is
-// skipped, never fatal.
+// skipped, never fatal. `acked.json` also records reports withdrawn unsent (their `report` is
+// passed, their events are not).
 #pragma once
 
 #include <boost/json/array.hpp>
@@ -71,6 +72,19 @@ class EventJournal {
   // The collector has committed report `sequence` (the last NextBatch): its events are deleted.
   platform::Status Ack(std::uint64_t sequence);
 
+  // The collector refused report `sequence` (the last NextBatch) as it is: it is never sent again,
+  // and its events go into the next batch, which may be smaller. The collector never stored it.
+  platform::Status Withdraw(std::uint64_t sequence);
+
+  // The collector refuses report `sequence` (the last NextBatch) for its events themselves: they
+  // are moved to `quarantine-<sequence>.jsonl` in the journal's directory, for an administrator,
+  // and a `journal.quarantined` event counting them takes their place. *count is how many moved.
+  platform::Status Quarantine(std::uint64_t sequence, std::uint64_t* count);
+
+  // The bound of all segments together (the policy's reporting.spool_max_mib), at least two
+  // segments; it applies from the next event recorded.
+  void SetMaxBytes(std::uint64_t max_bytes);
+
   // Events recorded and not yet acknowledged (those dropped by the bound excluded).
   platform::Status PendingEvents(std::uint64_t* count);
 
@@ -90,12 +104,16 @@ class EventJournal {
   platform::Status AppendLine(const std::string& line, std::uint64_t seq, bool is_event,
                               std::uint64_t report_through);
   platform::Status EnforceBound();
+  platform::Status WriteAcked(const Acked& next);
+  platform::Status SealedThrough(std::uint64_t sequence, std::uint64_t* through);
+
   platform::Status DeleteConsumedSegments();
   bool Consumed(const Segment& segment) const;
 
   std::mutex mu_;
   std::unique_ptr<platform::SecureDir> dir_;
   Options options_;
+  std::uint64_t read_limit_;
   std::vector<Segment> segments_;  // oldest first; the last is the one appended to
   std::unique_ptr<platform::AppendFile> current_;
   std::uint64_t current_size_ = 0;

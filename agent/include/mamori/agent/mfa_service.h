@@ -1,6 +1,7 @@
 // Answers pam_mamori.so: who may ask, whether policy wants a second factor for this login, and the
 // verifier's verdict mapped to a PAM answer, with every outcome written to the event journal before
-// it is returned.
+// it is returned and sent to the system log with structured fields (MAMORI_EVENT, MAMORI_USER,
+// MAMORI_SERVICE, MAMORI_OUTCOME, MAMORI_REASON, MAMORI_RHOST, MAMORI_TTY, ...) — never the code.
 #pragma once
 
 #include <ctime>
@@ -14,6 +15,7 @@
 #include "mamori/agent/mfa_verifier.h"
 #include "mamori/platform/accounts.h"
 #include "mamori/platform/local_socket.h"
+#include "mamori/platform/system_log.h"
 #include "mamori/policy/model.h"
 
 namespace mamori::agent {
@@ -22,7 +24,7 @@ class MfaService {
  public:
   using Clock = std::function<std::time_t()>;
   MfaService(CredentialStore& store, EventJournal& journal, platform::Accounts& accounts,
-             policy::MfaPolicy policy, Clock clock);
+             platform::SystemLog& log, policy::MfaPolicy policy, Clock clock);
 
   // One request line from a peer; returns the answer line.
   std::string HandleLine(std::string_view line, const platform::PeerCredentials& peer);
@@ -39,10 +41,12 @@ class MfaService {
                    std::vector<std::pair<std::string, std::string>> extra = {});
 
   policy::MfaPolicy CurrentPolicy();
+  void Log(MfaAnswer answer, const Event& event);
 
   CredentialStore& store_;
   EventJournal& journal_;
   platform::Accounts& accounts_;
+  platform::SystemLog& log_;
   std::mutex policy_mu_;
   policy::MfaPolicy policy_;
   Clock clock_;

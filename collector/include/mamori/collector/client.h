@@ -22,7 +22,8 @@ struct ClientResponse {
   int status = 0;
   std::string body;
   std::string content_type;
-  std::string date;  // the server's Date header, empty when absent
+  std::string date;         // the server's Date header, empty when absent
+  std::string retry_after;  // its Retry-After header, empty when absent
 };
 
 // Connection, TLS or protocol failures; the message names the URL.

@@ -60,7 +60,9 @@ class SystemProbe {
   virtual Status ReadFile(const std::string& path, std::size_t max_bytes, std::string* out) = 0;
   // The target of a symbolic link as stored; ENOENT when absent, EINVAL when not a link.
   virtual Status ReadLink(const std::string& path, std::string* target) = 0;
-  // Lowercase hex SHA-256 and MD5 of a regular file's content.
+  // Lowercase hex SHA-256 and MD5 of a regular file's content. An implementation may remember
+  // the digests of a file whose identity (device, inode, size, modification and change times) is
+  // unchanged since it last read it.
   virtual Status HashFile(const std::string& path, std::string* sha256, std::string* md5) = 0;
   // The path of the running program's executable.
   virtual Status SelfExecutable(std::string* path) = 0;
