@@ -191,6 +191,13 @@ HttpResponse Api::HandleAgent(const HttpRequest& request) {
       if (!terminal) return error;
       return IngestReport(*terminal, request);
     }
+    if (target.path == "/v1/mfa/credentials") {
+      if (request.method != "GET") return ErrorResponse(405, "use GET");
+      HttpResponse error;
+      auto terminal = AuthenticateTerminal(request, error);
+      if (!terminal) return error;
+      return MfaChanges(*terminal, request);
+    }
     if (target.path == "/v1/policy") {
       if (request.method != "GET") return ErrorResponse(405, "use GET");
       PolicyPoll poll = PollPolicy(request);
