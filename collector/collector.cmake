@@ -57,5 +57,5 @@ add_library(mamorictl_admin
 )
 target_include_directories(mamorictl_admin PUBLIC src)
 target_link_libraries(mamorictl_admin PUBLIC mamori::collector_client mamori::policy
-  Boost::json Boost::program_options)
+  Boost::json Boost::program_options PRIVATE mamori_qr_output)
 target_link_libraries(mamorictl PRIVATE mamorictl_admin)
