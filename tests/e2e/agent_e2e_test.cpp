@@ -26,6 +26,7 @@
 #include "mamori/agent/credential_store.h"
 #include "mamori/agent/enrollment.h"
 #include "mamori/agent/event_journal.h"
+#include "mamori/agent/mfa_sync.h"
 #include "mamori/agent/reporter.h"
 #include "mamori/agent/totp.h"
 #include "mamori/collector/client.h"
@@ -414,6 +415,13 @@ std::string Pam(const fs::path& service_dir, const std::string& user, const std:
       .out;
 }
 
+bool HasCredential(const std::string& state, const std::string& user) {
+  std::unique_ptr<CredentialStore> store;
+  std::optional<CredentialRecord> record;
+  return CredentialStore::Open(state, &store).ok() && store->Load(user, &record).ok() &&
+         record.has_value();
+}
+
 std::string CodeFromUri(const std::string& uri, std::time_t at) {
   const std::size_t start = uri.find("secret=") + 7;
   const auto secret = Base32Decode(uri.substr(start, uri.find('&', start) - start));
@@ -464,11 +472,12 @@ TEST_F(AgentE2e, CentralMfaCredentialIsDeliveredUsableThroughPamAndRemovedByRese
     }
   }
   StartAgent();
-  ASSERT_TRUE(WaitFor([&] { return !Events("mfa.imported").empty(); }, std::chrono::seconds(30)));
-  ASSERT_TRUE(
-      WaitFor([&] { return fs::exists(dir_ / "run" / "agent.sock"); }, std::chrono::seconds(10)));
-  EXPECT_EQ(Events("mfa.imported")[0].at("data").at("user"), "alice");
-  EXPECT_EQ(Events("mfa.credential.synced").size(), 1u);
+  const pid_t agent2 = SpawnAgent(state2, (dir_ / "run2").string(), "agent2.log");
+  for (const auto& [state, run] :
+       {std::pair{state_, dir_ / "run"}, std::pair{state2, dir_ / "run2"}}) {
+    ASSERT_TRUE(WaitFor([&] { return HasCredential(state, "alice"); }, std::chrono::seconds(60)));
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(run / "agent.sock"); }, std::chrono::seconds(10)));
+  }
 
   const std::time_t now = std::time(nullptr);
   const std::string code = CodeFromUri(uri, now);
@@ -480,17 +489,6 @@ TEST_F(AgentE2e, CentralMfaCredentialIsDeliveredUsableThroughPamAndRemovedByRese
   EXPECT_EQ(Pam(pam1, "alice", code).find("successfully authenticated"), std::string::npos);
 
   // The same code on a second terminal of the group is accepted there, and the collector notices.
-  const pid_t agent2 = SpawnAgent(state2, (dir_ / "run2").string(), "agent2.log");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::unique_ptr<CredentialStore> store;
-        std::optional<CredentialRecord> record;
-        return CredentialStore::Open(state2, &store).ok() && store->Load("alice", &record).ok() &&
-               record.has_value();
-      },
-      std::chrono::seconds(30)));
-  ASSERT_TRUE(
-      WaitFor([&] { return fs::exists(dir_ / "run2" / "agent.sock"); }, std::chrono::seconds(10)));
   out = Pam(pam2, "alice", code);
   EXPECT_NE(out.find("successfully authenticated"), std::string::npos) << out;
   std::vector<json::object> alerts;
@@ -503,26 +501,59 @@ TEST_F(AgentE2e, CentralMfaCredentialIsDeliveredUsableThroughPamAndRemovedByRese
         }
         return !alerts.empty();
       },
-      std::chrono::seconds(30)));
+      std::chrono::seconds(90)));
   ASSERT_EQ(alerts.size(), 1u);
   const auto& alert = alerts[0].at("data").as_object();
   EXPECT_EQ(alert.at("user"), "alice");
-  EXPECT_EQ(alert.at("first_terminal").as_string(), terminal_);
-  EXPECT_EQ(alert.at("terminal").as_string(), terminal2);
+  // Whichever terminal's report arrived second carries the alert.
+  EXPECT_EQ((std::set<std::string>{std::string(alert.at("first_terminal").as_string()),
+                                   std::string(alert.at("terminal").as_string())}),
+            (std::set<std::string>{terminal_, terminal2}));
   EXPECT_EQ(alert.at("step").as_string(), std::to_string(now / 30));
   const auto listed = ctl({"events"}, reader);
   EXPECT_NE(listed.out.find("mfa.code_reused"), std::string::npos) << listed.out;
+  // The terminal reported what the sync did.
+  const auto imported = Events("mfa.imported");
+  ASSERT_EQ(imported.size(), 1u);
+  EXPECT_EQ(imported[0].at("data").at("user"), "alice");
+  EXPECT_EQ(Events("mfa.credential.synced").size(), 1u);
   kill(agent2, SIGTERM);
   waitpid(agent2, nullptr, 0);
+
+  // A sync that fails (the collector is down) removes nothing and applies no revision.
+  collector_->Stop();
+  {
+    std::unique_ptr<CredentialStore> store;
+    ASSERT_TRUE(CredentialStore::Open(state_, &store).ok());
+    std::unique_ptr<EventJournal> journal;
+    ASSERT_TRUE(EventJournal::Open(store->state_dir(), &journal).ok());
+    std::optional<Enrollment> enrollment;
+    ASSERT_TRUE(LoadEnrollment(store->state_dir(), &enrollment).ok() && enrollment);
+    MfaSync sync(
+        *enrollment, *store, *journal, [] { return std::chrono::seconds(30); }, MfaSync::Options{});
+    std::uint64_t before = 0, after = 0;
+    ASSERT_TRUE(sync.AppliedRevision(&before).ok());
+    EXPECT_EQ(before, 1u);
+    std::size_t changes = 0;
+    EXPECT_FALSE(sync.SyncOnce(&changes).ok());
+    EXPECT_EQ(changes, 0u);
+    std::optional<CredentialRecord> record;
+    ASSERT_TRUE(store->Load("alice", &record).ok());
+    EXPECT_TRUE(record.has_value());
+    ASSERT_TRUE(sync.AppliedRevision(&after).ok());
+    EXPECT_EQ(after, before);
+  }
+  collector_->Start();
 
   // Reset: the terminal removes the credential at its next sync; the next login is refused.
   const auto reset = ctl({"mfa", "reset", "alice"}, admin_token_);
   ASSERT_EQ(reset.status, 0) << reset.out;
-  ASSERT_TRUE(WaitFor([&] { return !Events("mfa.reset").empty(); }, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitFor([&] { return !HasCredential(state_, "alice"); }, std::chrono::seconds(60)));
   const std::string later = CodeFromUri(uri, std::time(nullptr) + 30);
   out = Pam(pam1, "alice", later);
   EXPECT_EQ(out.find("successfully authenticated"), std::string::npos) << out;
   EXPECT_NE(out.find("User not known"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return !Events("mfa.reset").empty(); }, std::chrono::seconds(90)));
 }
 
 }  // namespace
