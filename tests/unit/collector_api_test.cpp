@@ -296,6 +296,14 @@ TEST_F(ApiTest, MfaEnrollRefusesBadInputAndAnUnusableKey) {
   EXPECT_TRUE(store_->MfaChanges("g", 0, 10).empty());
 }
 
+TEST_F(ApiTest, MfaUserInThePathIsPercentDecoded) {
+  const auto r = Admin("POST", "/v1/admin/mfa/users/alice%40example/enroll", R"({"groups":["g"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("user"), "alice@example");
+  EXPECT_EQ(store_->MfaChanges("g", 0, 10).at(0).credential.user, "alice@example");
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice%2Fx/reset").status, 400);
+}
+
 TEST_F(ApiTest, MfaDeliveryFailsClosedWhenTheKeyIsGone) {
   const PeerCertificate peer = EnrollPeer("m1", "g");
   ASSERT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g"]})").status, 201);

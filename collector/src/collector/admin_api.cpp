@@ -83,7 +83,7 @@ HttpResponse Api::HandleAdmin(const HttpRequest& request) {
       }
       for (std::string_view action : {"enroll", "reset", "unlock"}) {
         if (auto user = PathParameter(path, "/v1/admin/mfa/users/", "/" + std::string(action))) {
-          return MfaAdmin(*caller, *user, action, request);
+          return MfaAdmin(*caller, PercentDecode(*user), action, request);
         }
       }
     }
