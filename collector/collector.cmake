@@ -1,7 +1,8 @@
 # mamori-collector: the central service. Included from collector/CMakeLists.txt.
 find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)
-find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json program_options)
+find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json program_options url)
+pkg_check_modules(COLLECTOR_OATH REQUIRED IMPORTED_TARGET liboath)
 
 add_library(mamori_collector
   src/collector/sqlite_db.cpp
@@ -19,11 +20,15 @@ add_library(mamori_collector
   src/collector/api.cpp
   src/collector/admin_api.cpp
   src/collector/config.cpp
+  src/collector/mfa_key.cpp
+  src/collector/mfa_credential.cpp
+  src/collector/mfa_api.cpp
+  src/collector/accepted_step.cpp
 )
 add_library(mamori::collector ALIAS mamori_collector)
 target_include_directories(mamori_collector PUBLIC include PRIVATE src)
 target_link_libraries(mamori_collector PUBLIC mamori::policy Boost::json OpenSSL::Crypto SQLite::SQLite3
-  PostgreSQL::PostgreSQL)
+  PostgreSQL::PostgreSQL PRIVATE mamori::platform Boost::url PkgConfig::COLLECTOR_OATH)
 
 # The Beast/Asio translation unit compiles slowly; it is the only one of the server.
 add_library(mamori_collector_server
@@ -52,5 +57,5 @@ add_library(mamorictl_admin
 )
 target_include_directories(mamorictl_admin PUBLIC src)
 target_link_libraries(mamorictl_admin PUBLIC mamori::collector_client mamori::policy
-  Boost::json Boost::program_options)
+  Boost::json Boost::program_options PRIVATE mamori_qr_output)
 target_link_libraries(mamorictl PRIVATE mamorictl_admin)

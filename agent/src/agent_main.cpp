@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
                                     *system_log, policy.mfa, [] { return std::time(nullptr); });
   auto probe = mamori::platform::NewLinuxSystemProbe("", usb_sysfs_root);
   channel->SetChecks(mamori::agent::AgentChecks(*channel, *store, *probe, !developer_mode));
+  channel->SetCredentialStore(*store);
   channel->OnPolicyApplied([&](const mamori::policy::Policy& p) {
     device_service.ApplyPolicy(p);
     service.SetPolicy(p.mfa);

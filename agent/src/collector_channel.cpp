@@ -61,6 +61,13 @@ void CollectorChannel::Start() {
   journal_.OnRecord([this] { reporter_->Trigger(); });
   reporter_->Start();
   poller_->Start();
+  if (credentials_) {
+    mfa_sync_ = std::make_unique<MfaSync>(
+        *enrollment_, *credentials_, journal_,
+        [this] { return std::chrono::seconds(policy().compliance.report_interval_seconds); },
+        MfaSync::Options{});
+    mfa_sync_->Start();
+  }
 }
 
 void CollectorChannel::ApplyReporting(const policy::ReportingPolicy& reporting) {
@@ -69,6 +76,7 @@ void CollectorChannel::ApplyReporting(const policy::ReportingPolicy& reporting) 
 }
 
 void CollectorChannel::Stop() {
+  if (mfa_sync_) mfa_sync_->Stop();
   if (poller_) poller_->Stop();
   if (reporter_) reporter_->Stop();
 }

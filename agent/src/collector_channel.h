@@ -1,5 +1,6 @@
 // The daemon's side of the collector: the applied policy (from the pinned trust file and the state
-// directory) and, once the terminal has enrolled, the reporter and the policy poller.
+// directory) and, once the terminal has enrolled, the reporter, the policy poller and the MFA
+// credential sync.
 #pragma once
 
 #include <functional>
@@ -8,8 +9,10 @@
 #include <optional>
 #include <string>
 
+#include "mamori/agent/credential_store.h"
 #include "mamori/agent/enrollment.h"
 #include "mamori/agent/event_journal.h"
+#include "mamori/agent/mfa_sync.h"
 #include "mamori/agent/policy_poller.h"
 #include "mamori/agent/policy_state.h"
 #include "mamori/agent/reporter.h"
@@ -35,8 +38,10 @@ class CollectorChannel {
   void OnPolicyApplied(PolicyListener listener) { listener_ = std::move(listener); }
   // Where the reports' checks come from; none until set.
   void SetChecks(Reporter::Checks checks) { checks_ = std::move(checks); }
+  // Where centrally enrolled credentials go; without it, none are fetched.
+  void SetCredentialStore(CredentialStore& store) { credentials_ = &store; }
 
-  // Starts the reporter and the poller when enrolled.
+  // Starts the reporter, the poller and the MFA sync when enrolled.
   void Start();
   void Stop();
   Reporter* reporter() { return reporter_.get(); }
@@ -55,6 +60,8 @@ class CollectorChannel {
   Reporter::Checks checks_;
   std::unique_ptr<Reporter> reporter_;
   std::unique_ptr<PolicyPoller> poller_;
+  CredentialStore* credentials_ = nullptr;
+  std::unique_ptr<MfaSync> mfa_sync_;
 };
 
 }  // namespace mamori::agent

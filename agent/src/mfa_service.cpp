@@ -97,7 +97,9 @@ MfaAnswer MfaService::Handle(const MfaRequest& request, const platform::PeerCred
   MfaAnswer answer = MfaAnswer::kAuthError;
   switch (r.verdict) {
     case Verdict::kAccepted:
-      answer = Finish(MfaAnswer::kSuccess, "mfa.success", request, peer);
+      // The step lets the collector see one code accepted on two terminals.
+      answer = Finish(MfaAnswer::kSuccess, "mfa.success", request, peer,
+                      {{"step", std::to_string(r.step)}});
       break;
     case Verdict::kAcceptedRecovery:
       answer = Finish(MfaAnswer::kSuccess, "mfa.recovery_used", request, peer,

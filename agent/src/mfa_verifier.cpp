@@ -61,6 +61,7 @@ VerifyResult MfaVerifier::Verify(std::string_view user, std::string_view code, s
     next.last_step = *step;
     next.failures = 0;
     result.verdict = Verdict::kAccepted;
+    result.step = *step;
   } else if (step) {
     result.verdict = Verdict::kReplay;
   } else if (auto normalized = NormalizeRecoveryCode(code)) {

@@ -97,6 +97,15 @@ std::string TempName(const std::string& base) {
 class LinuxEnv final : public Env {
  public:
   Status ReadFile(const std::string& path, std::size_t max_bytes, std::string* out) override {
+    return Read(path, max_bytes, false, out);
+  }
+
+  Status ReadPrivateFile(const std::string& path, std::size_t max_bytes,
+                         std::string* out) override {
+    return Read(path, max_bytes, true, out);
+  }
+
+  Status Read(const std::string& path, std::size_t max_bytes, bool owner_only, std::string* out) {
     // O_NONBLOCK so that a FIFO planted under the name cannot hang the reader before fstat refuses
     // it.
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
@@ -107,6 +116,10 @@ class LinuxEnv final : public Env {
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return SysError(path, "cannot stat", errno);
     if (!S_ISREG(st.st_mode)) return Status::Error(EINVAL, path + ": not a regular file");
+    if (owner_only && (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)) {
+      return Status::Error(EPERM, path + ": must be owned by uid " + std::to_string(::geteuid()) +
+                                      " with no access for group or others (mode 0600)");
+    }
     if (static_cast<std::uintmax_t>(st.st_size) > max_bytes) return TooLarge(path, max_bytes);
     std::string data;
     data.resize(static_cast<std::size_t>(st.st_size));

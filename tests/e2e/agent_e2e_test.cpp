@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -22,9 +24,12 @@
 #include <thread>
 
 #include "collector_process.h"
+#include "mamori/agent/credential_store.h"
 #include "mamori/agent/enrollment.h"
 #include "mamori/agent/event_journal.h"
+#include "mamori/agent/mfa_sync.h"
 #include "mamori/agent/reporter.h"
+#include "mamori/agent/totp.h"
 #include "mamori/collector/client.h"
 #include "mamori/platform/secure_dir.h"
 #include "mamori/policy/bundle.h"
@@ -55,11 +60,12 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string Bundle(std::uint64_t version, const policy::SigningKey& key) {
+std::string Bundle(std::uint64_t version, const policy::SigningKey& key, int interval = 60) {
   const std::string text = R"({"schema":1,"version":)" + std::to_string(version) +
                            R"(,"issued_at":"2026-01-01T00:00:00Z",)"
                            R"("expires_at":"2099-01-01T00:00:00Z","targets":["*"],)"
-                           R"("compliance":{"report_interval_seconds":60}})";
+                           R"("compliance":{"report_interval_seconds":)" +
+                           std::to_string(interval) + "}}";
   const policy::ParseResult parsed = policy::ParsePolicy(text);
   EXPECT_TRUE(parsed.ok());
   const policy::SigningKey* keys[] = {&key};
@@ -84,7 +90,8 @@ class AgentE2e : public ::testing::Test {
     fs::create_directory(dir_ / "collector");
     const std::string config = R"({"database":")" + (dir_ / "collector" / "collector.db").string() +
                                R"(","agent_port":)" + std::to_string(FreePort()) +
-                               R"(,"admin_port":0,"long_poll_max_seconds":20})";
+                               R"(,"admin_port":0,"long_poll_max_seconds":20,"mfa_key_file":")" +
+                               (dir_ / "collector" / "mfa.key").string() + R"("})";
     collector_ = std::make_unique<CollectorProcess>(dir_ / "collector", config);
     admin_token_ = collector_->CreateApiToken("admin");
     ca_file_ = (dir_ / "ca.pem").string();
@@ -123,41 +130,49 @@ class AgentE2e : public ::testing::Test {
   }
 
   // Enrolls through the real CLI, the token on standard input.
-  void Enroll() {
+  void Enroll() { terminal_ = EnrollAt(state_); }
+
+  // Enrolls the terminal whose state directory is `state`; returns its id.
+  std::string EnrollAt(const std::string& state) {
     const auto r = HttpsRequest(Admin(), "POST", "/v1/admin/tokens",
                                 R"({"kind":"enrollment","group":"shimin-ka","uses":1})");
-    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(r.status, 201) << r.body;
     const std::string token(json::parse(r.body).at("token").as_string());
     std::ofstream(dir_ / "token") << token << "\n";
     const auto out =
         RunProgram({"/bin/sh", "-c",
-                    std::string(MAMORI_BIN) + " --state-dir " + state_ + " enroll --url " +
+                    std::string(MAMORI_BIN) + " --state-dir " + state + " enroll --url " +
                         collector_->agent_url() + " --ca " + ca_file_ + " --token-file - <" +
                         (dir_ / "token").string() + " 2>&1"});
-    ASSERT_EQ(out.status, 0) << out.out;
+    EXPECT_EQ(out.status, 0) << out.out;
     // One line for a person, not the journal's record of it.
     EXPECT_EQ(std::count(out.out.begin(), out.out.end(), '\n'), 1) << out.out;
     EXPECT_EQ(out.out.find("\"type\":"), std::string::npos) << out.out;
     const std::size_t at = out.out.find("enrolled as ");
-    ASSERT_NE(at, std::string::npos) << out.out;
-    terminal_ = out.out.substr(at + 12, out.out.find(' ', at + 12) - at - 12);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << out.out;
+      return "";
+    }
+    return out.out.substr(at + 12, out.out.find(' ', at + 12) - at - 12);
   }
 
-  void StartAgent() {
-    const int log = open((dir_ / "agent.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  void StartAgent() { agent_pid_ = SpawnAgent(state_, (dir_ / "run").string(), "agent.log"); }
+
+  pid_t SpawnAgent(const std::string& state, const std::string& run, const std::string& log_name) {
+    const int log = open((dir_ / log_name).c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     const std::string trust = (dir_ / "trust.json").string();
-    const std::string run = (dir_ / "run").string();
-    agent_pid_ = fork();
-    ASSERT_GE(agent_pid_, 0);
-    if (agent_pid_ == 0) {
+    const pid_t pid = fork();
+    EXPECT_GE(pid, 0);
+    if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(log, STDOUT_FILENO);
       dup2(log, STDERR_FILENO);
-      execl(MAMORI_AGENT_BIN, MAMORI_AGENT_BIN, "--state-dir", state_.c_str(), "--runtime-dir",
+      execl(MAMORI_AGENT_BIN, MAMORI_AGENT_BIN, "--state-dir", state.c_str(), "--runtime-dir",
             run.c_str(), "--trust-file", trust.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(log);
+    return pid;
   }
 
   void StopAgent(int signal = SIGTERM) {
@@ -492,6 +507,162 @@ TEST_F(AgentE2e, EventsTheCollectorRefusesAreQuarantinedAndTheRestArrive) {
     checks[std::string(c.at("id").as_string())] = std::string(c.at("result").as_string());
   }
   EXPECT_EQ(checks["usb.guard"], "pass");
+}
+
+std::string Pam(const fs::path& service_dir, const std::string& user, const std::string& code) {
+  std::string preload = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
+  std::string asan;
+  // Sanitizer builds: pam_mamori.so is sanitized and pamtester is not; the runtime goes first.
+  if (const char* runtime = std::getenv("MAMORI_TEST_PRELOAD"); runtime && *runtime) {
+    preload = std::string(runtime) + " " + preload;
+    asan = "ASAN_OPTIONS=detect_leaks=0 ";
+  }
+  return RunProgram({"/bin/sh", "-c",
+                     "echo " + code + " | env LD_PRELOAD='" + preload + "' " + asan +
+                         "PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=" + service_dir.string() +
+                         " pamtester login " + user + " authenticate 2>&1"})
+      .out;
+}
+
+bool HasCredential(const std::string& state, const std::string& user) {
+  std::unique_ptr<CredentialStore> store;
+  std::optional<CredentialRecord> record;
+  return CredentialStore::Open(state, &store).ok() && store->Load(user, &record).ok() &&
+         record.has_value();
+}
+
+std::string CodeFromUri(const std::string& uri, std::time_t at) {
+  const std::size_t start = uri.find("secret=") + 7;
+  const auto secret = Base32Decode(uri.substr(start, uri.find('&', start) - start));
+  EXPECT_TRUE(secret.has_value()) << uri;
+  return secret ? GenerateTotp(*secret, TotpParams{}, at) : "";
+}
+
+// Central MFA end to end: mamorictl enrolls alice for the terminals of group shimin-ka, the agent
+// fetches the credential over mTLS and a login through pam_mamori.so (pamtester + pam_wrapper)
+// takes the app's code; the same code on a second terminal raises mfa.code_reused at the collector;
+// a reset reaches the terminal and the next login is refused.
+TEST_F(AgentE2e, CentralMfaCredentialIsDeliveredUsableThroughPamAndRemovedByReset) {
+  Enroll();
+  const std::string state2 = (dir_ / "state2").string();
+  const std::string terminal2 = EnrollAt(state2);
+  ASSERT_FALSE(terminal2.empty());
+  // A 30 s report interval, so a reset arrives within the test's patience.
+  std::ofstream(dir_ / "policy-2.bundle") << Bundle(2, admin_key_, 30);
+  for (const std::string& state : {state_, state2}) {
+    const auto applied = RunProgram({MAMORI_BIN, "--state-dir", state, "--trust-file",
+                                     (dir_ / "trust.json").string(), "policy", "apply",
+                                     (dir_ / "policy-2.bundle").string()});
+    ASSERT_EQ(applied.status, 0) << applied.out;
+  }
+  auto ctl = [&](std::vector<std::string> args, const std::string& token) {
+    args.insert(args.begin(), MAMORICTL_BIN);
+    for (const std::string& a : {std::string("--url"), collector_->admin_url(), std::string("--ca"),
+                                 ca_file_, std::string("--token"), token}) {
+      args.push_back(a);
+    }
+    return RunProgram(args);
+  };
+  const std::string reader = collector_->CreateApiToken("it-read");
+  EXPECT_EQ(ctl({"mfa", "enroll", "alice", "--group", "shimin-ka"}, reader).status, 5);
+  const auto enrolled = ctl({"mfa", "enroll", "alice", "--group", "shimin-ka"}, admin_token_);
+  ASSERT_EQ(enrolled.status, 0) << enrolled.out;
+  const std::size_t at = enrolled.out.find("otpauth://totp/");
+  ASSERT_NE(at, std::string::npos) << enrolled.out;
+  const std::string uri = enrolled.out.substr(at, enrolled.out.find('\n', at) - at);
+  EXPECT_NE(enrolled.out.find("\u2588"), std::string::npos) << "no QR code drawn";
+
+  const fs::path pam1 = dir_ / "pam1", pam2 = dir_ / "pam2";
+  for (const auto& [pam, run] : {std::pair{pam1, dir_ / "run"}, std::pair{pam2, dir_ / "run2"}}) {
+    fs::create_directory(pam);
+    for (const char* service : {"login", "other"}) {
+      std::ofstream(pam / service) << "auth required " << MAMORI_PAM_MODULE
+                                   << " socket=" << (run / "agent.sock").string() << " timeout=5\n";
+    }
+  }
+  StartAgent();
+  const pid_t agent2 = SpawnAgent(state2, (dir_ / "run2").string(), "agent2.log");
+  for (const auto& [state, run] :
+       {std::pair{state_, dir_ / "run"}, std::pair{state2, dir_ / "run2"}}) {
+    ASSERT_TRUE(WaitFor([&] { return HasCredential(state, "alice"); }, std::chrono::seconds(60)));
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(run / "agent.sock"); }, std::chrono::seconds(10)));
+  }
+
+  const std::time_t now = std::time(nullptr);
+  const std::string code = CodeFromUri(uri, now);
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  EXPECT_NE(Pam(pam1, "alice", wrong).find("Authentication failure"), std::string::npos);
+  std::string out = Pam(pam1, "alice", code);
+  ASSERT_NE(out.find("successfully authenticated"), std::string::npos) << out;
+  // Spent on this terminal.
+  EXPECT_EQ(Pam(pam1, "alice", code).find("successfully authenticated"), std::string::npos);
+
+  // The same code on a second terminal of the group is accepted there, and the collector notices.
+  out = Pam(pam2, "alice", code);
+  EXPECT_NE(out.find("successfully authenticated"), std::string::npos) << out;
+  std::vector<json::object> alerts;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        alerts.clear();
+        const json::object page = GetJson("/v1/events?limit=10000");
+        for (const auto& e : page.at("events").as_array()) {
+          if (e.at("type") == "mfa.code_reused") alerts.push_back(e.as_object());
+        }
+        return !alerts.empty();
+      },
+      std::chrono::seconds(90)));
+  ASSERT_EQ(alerts.size(), 1u);
+  const auto& alert = alerts[0].at("data").as_object();
+  EXPECT_EQ(alert.at("user"), "alice");
+  // Whichever terminal's report arrived second carries the alert.
+  EXPECT_EQ((std::set<std::string>{std::string(alert.at("first_terminal").as_string()),
+                                   std::string(alert.at("terminal").as_string())}),
+            (std::set<std::string>{terminal_, terminal2}));
+  EXPECT_EQ(alert.at("step").as_string(), std::to_string(now / 30));
+  const auto listed = ctl({"events"}, reader);
+  EXPECT_NE(listed.out.find("mfa.code_reused"), std::string::npos) << listed.out;
+  // The terminal reported what the sync did.
+  const auto imported = Events("mfa.imported");
+  ASSERT_EQ(imported.size(), 1u);
+  EXPECT_EQ(imported[0].at("data").at("user"), "alice");
+  EXPECT_EQ(Events("mfa.credential.synced").size(), 1u);
+  kill(agent2, SIGTERM);
+  waitpid(agent2, nullptr, 0);
+
+  // A sync that fails (the collector is down) removes nothing and applies no revision.
+  collector_->Stop();
+  {
+    std::unique_ptr<CredentialStore> store;
+    ASSERT_TRUE(CredentialStore::Open(state_, &store).ok());
+    std::unique_ptr<EventJournal> journal;
+    ASSERT_TRUE(EventJournal::Open(store->state_dir(), &journal).ok());
+    std::optional<Enrollment> enrollment;
+    ASSERT_TRUE(LoadEnrollment(store->state_dir(), &enrollment).ok() && enrollment);
+    MfaSync sync(
+        *enrollment, *store, *journal, [] { return std::chrono::seconds(30); }, MfaSync::Options{});
+    std::uint64_t before = 0, after = 0;
+    ASSERT_TRUE(sync.AppliedRevision(&before).ok());
+    EXPECT_EQ(before, 1u);
+    std::size_t changes = 0;
+    EXPECT_FALSE(sync.SyncOnce(&changes).ok());
+    EXPECT_EQ(changes, 0u);
+    std::optional<CredentialRecord> record;
+    ASSERT_TRUE(store->Load("alice", &record).ok());
+    EXPECT_TRUE(record.has_value());
+    ASSERT_TRUE(sync.AppliedRevision(&after).ok());
+    EXPECT_EQ(after, before);
+  }
+  collector_->Start();
+
+  // Reset: the terminal removes the credential at its next sync; the next login is refused.
+  const auto reset = ctl({"mfa", "reset", "alice"}, admin_token_);
+  ASSERT_EQ(reset.status, 0) << reset.out;
+  ASSERT_TRUE(WaitFor([&] { return !HasCredential(state_, "alice"); }, std::chrono::seconds(60)));
+  const std::string later = CodeFromUri(uri, std::time(nullptr) + 30);
+  out = Pam(pam1, "alice", later);
+  EXPECT_EQ(out.find("successfully authenticated"), std::string::npos) << out;
+  EXPECT_NE(out.find("User not known"), std::string::npos) << out;
+  ASSERT_TRUE(WaitFor([&] { return !Events("mfa.reset").empty(); }, std::chrono::seconds(90)));
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // The API without the transport: authentication by certificate fields and tokens, bundle form
 // checks, strict request reading, and the text forms of mamorictl's reports.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "mamori/collector/api.h"
@@ -43,7 +45,9 @@ class ApiTest : public ::testing::Test {
     dir_ = pattern;
     store_ = OpenSqliteStore((dir_ / "c.db").string());
     ca_ = std::make_unique<CertificateAuthority>(CertificateAuthority::LoadOrCreate(*store_, 1000));
-    api_ = std::make_unique<Api>(*store_, *ca_, metrics_, ApiOptions{}, [this] { return now_; });
+    ApiOptions options;
+    options.mfa_key_file = (dir_ / "mfa.key").string();
+    api_ = std::make_unique<Api>(*store_, *ca_, metrics_, options, [this] { return now_; });
     const NewToken admin = GenerateToken(kApiTokenPrefix);
     store_->CreateApiToken({admin.id, Role::kAdmin, "", 1}, admin.secret_hash);
     admin_ = "Bearer " + admin.text;
@@ -55,8 +59,9 @@ class ApiTest : public ::testing::Test {
   }
 
   // Enrolls through the API and returns the peer the TLS layer would report for it.
-  PeerCertificate EnrollPeer(const std::string& machine_id) {
-    const auto created = Admin("POST", "/v1/admin/tokens", R"({"kind":"enrollment","group":"g"})");
+  PeerCertificate EnrollPeer(const std::string& machine_id, const std::string& group = "g") {
+    const auto created =
+        Admin("POST", "/v1/admin/tokens", R"({"kind":"enrollment","group":")" + group + R"("})");
     const std::string token(json::parse(created.body).at("token").as_string());
     json::object body{{"token", token},
                       {"csr", mamori::testing::MakeCsr(mamori::testing::KeyKind::kP256).csr_pem},
@@ -206,6 +211,106 @@ TEST(TableOutput, TableAlignsWideCharacters) {
   std::ostringstream out;
   ctl::WriteTable(out, {{"HOST", "X"}, {{"税務", "1"}, {"ab", "2"}}});
   EXPECT_EQ(out.str(), "HOST  X\n税務  1\nab    2\n");
+}
+
+HttpResponse GetMfa(Api& api, const PeerCertificate& peer, const std::string& after) {
+  return api.HandleAgent({"GET", "/v1/mfa/credentials?after=" + after, "", "", peer});
+}
+
+TEST_F(ApiTest, MfaAdministrationNeedsTheAdminRole) {
+  const NewToken reader = GenerateToken(kApiTokenPrefix);
+  store_->CreateApiToken({reader.id, Role::kItRead, "", 1}, reader.secret_hash);
+  for (const char* action : {"enroll", "reset", "unlock"}) {
+    const auto r = api_->HandleAdmin({"POST",
+                                      std::string("/v1/admin/mfa/users/alice/") + action,
+                                      "Bearer " + reader.text,
+                                      R"({"groups":["g"]})",
+                                      {}});
+    EXPECT_EQ(r.status, 403) << action << ": " << r.body;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "mfa.key"));  // nothing was enrolled
+  EXPECT_TRUE(store_->MfaChanges("g", 0, 10).empty());
+  const auto no_token = api_->HandleAdmin(
+      {"POST", "/v1/admin/mfa/users/alice/enroll", "", R"({"groups":["g"]})", {}});
+  EXPECT_EQ(no_token.status, 401);
+}
+
+TEST_F(ApiTest, MfaEnrollShowsTheUriOnceAndDeliversToTheGroupOnly) {
+  const PeerCertificate in_group = EnrollPeer("m1", "g");
+  const PeerCertificate elsewhere = EnrollPeer("m2", "h");
+  const auto enrolled =
+      Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g","x"]})");
+  ASSERT_EQ(enrolled.status, 201) << enrolled.body;
+  const std::string uri(json::parse(enrolled.body).at("otpauth_uri").as_string());
+  const std::string prefix = "otpauth://totp/Mamori:alice?secret=";
+  ASSERT_EQ(uri.substr(0, prefix.size()), prefix);
+  const std::string secret = uri.substr(prefix.size(), uri.find('&') - prefix.size());
+  EXPECT_EQ(secret.size(), 32u);  // 160 bits
+  struct stat st;
+  ASSERT_EQ(stat((dir_ / "mfa.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g"]})").status, 409);
+
+  const auto r = GetMfa(*api_, in_group, "0");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto changes = json::parse(r.body).at("changes").as_array();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].at("action"), "import");
+  EXPECT_EQ(changes[0].at("user"), "alice");
+  EXPECT_EQ(changes[0].at("credential").at("secret_base32").as_string(), secret);
+  EXPECT_EQ(changes[0].at("credential").at("format"), "mamori-mfa-import");
+  const std::string revision = std::to_string(changes[0].at("revision").as_int64());
+  EXPECT_TRUE(json::parse(GetMfa(*api_, in_group, revision).body).at("changes").as_array().empty());
+  EXPECT_TRUE(json::parse(GetMfa(*api_, elsewhere, "0").body).at("changes").as_array().empty());
+
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/unlock").status, 200);
+  auto later = json::parse(GetMfa(*api_, in_group, revision).body).at("changes").as_array();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].at("unlocked_at_revision"), later[0].at("revision"));
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/reset").status, 200);
+  later = json::parse(GetMfa(*api_, in_group, revision).body).at("changes").as_array();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].at("action"), "remove");
+  EXPECT_FALSE(later[0].as_object().contains("credential"));
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/reset").status, 404);
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/unlock").status, 404);
+
+  // A revoked terminal gets nothing.
+  ASSERT_EQ(Admin("POST", "/v1/admin/terminals/" + in_group.common_name + "/revoke").status, 200);
+  EXPECT_EQ(GetMfa(*api_, in_group, "0").status, 403);
+}
+
+TEST_F(ApiTest, MfaEnrollRefusesBadInputAndAnUnusableKey) {
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":[]})").status, 400);
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/enroll", "").status, 400);
+  EXPECT_EQ(
+      Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g"],"digits":9})").status,
+      400);
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/.x/enroll", R"({"groups":["g"]})").status, 400);
+  // A key file others may read: refused, nothing stored.
+  { std::ofstream(dir_ / "mfa.key") << std::string(32, 'k'); }
+  chmod((dir_ / "mfa.key").c_str(), 0644);
+  const auto r = Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g"]})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("mfa.key"), std::string::npos) << r.body;
+  EXPECT_TRUE(store_->MfaChanges("g", 0, 10).empty());
+}
+
+TEST_F(ApiTest, MfaUserInThePathIsPercentDecoded) {
+  const auto r = Admin("POST", "/v1/admin/mfa/users/alice%40example/enroll", R"({"groups":["g"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("user"), "alice@example");
+  EXPECT_EQ(store_->MfaChanges("g", 0, 10).at(0).credential.user, "alice@example");
+  EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice%2Fx/reset").status, 400);
+}
+
+TEST_F(ApiTest, MfaDeliveryFailsClosedWhenTheKeyIsGone) {
+  const PeerCertificate peer = EnrollPeer("m1", "g");
+  ASSERT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g"]})").status, 201);
+  fs::remove(dir_ / "mfa.key");
+  EXPECT_EQ(GetMfa(*api_, peer, "0").status, 503);
+  // Not re-created by a terminal's request: a new key could not open the stored secrets.
+  EXPECT_FALSE(fs::exists(dir_ / "mfa.key"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <thread>
 
@@ -360,6 +361,153 @@ TEST_P(StoreTest, ConcurrentPushesKeepOnlyHigherVersions) {
   EXPECT_EQ(store_->LatestPolicy()->version, 60u);
   // Exactly the pushes answered "stored" are in the table.
   EXPECT_EQ(db_->Query("SELECT COUNT(*) FROM policies"), std::to_string(stored.load()));
+}
+
+MfaCredential Credential(const std::string& user, std::vector<std::string> groups) {
+  MfaCredential c;
+  c.user = user;
+  c.groups = std::move(groups);
+  c.sealed_secret = std::string("sealed\0bytes-", 13) + user;
+  c.enrolled_at = 3000;
+  return c;
+}
+
+std::vector<std::string> Describe(const std::vector<MfaChange>& changes) {
+  std::vector<std::string> out;
+  for (const auto& c : changes) {
+    out.push_back(
+        std::to_string(c.revision) + " " + c.credential.user + (c.remove ? " remove" : " import") +
+        (c.unlocked_at_revision ? " unlock@" + std::to_string(c.unlocked_at_revision) : ""));
+  }
+  return out;
+}
+
+TEST_P(StoreTest, MfaCredentialsReachOnlyTheirGroupsInRevisionOrder) {
+  EXPECT_EQ(store_->EnrollMfa(Credential("alice", {"g1", "g2"})).revision, 1u);
+  EXPECT_EQ(store_->EnrollMfa(Credential("bob", {"g2"})).revision, 2u);
+  const auto g1 = store_->MfaChanges("g1", 0, 100);
+  ASSERT_EQ(g1.size(), 1u);
+  EXPECT_EQ(g1[0].credential.sealed_secret, Credential("alice", {}).sealed_secret);
+  EXPECT_EQ(g1[0].credential.enrolled_at, 3000);
+  EXPECT_EQ(g1[0].credential.algorithm, "SHA1");
+  EXPECT_EQ(g1[0].credential.digits, 6);
+  EXPECT_EQ(g1[0].credential.period, 30);
+  EXPECT_EQ(Describe(store_->MfaChanges("g2", 0, 100)),
+            (std::vector<std::string>{"1 alice import", "2 bob import"}));
+  EXPECT_EQ(Describe(store_->MfaChanges("g2", 1, 100)), (std::vector<std::string>{"2 bob import"}));
+  EXPECT_EQ(store_->MfaChanges("g2", 0, 1).size(), 1u);
+  EXPECT_TRUE(store_->MfaChanges("other", 0, 100).empty());
+}
+
+TEST_P(StoreTest, MfaResetUnlockAndReenrollAreNewRevisions) {
+  store_->EnrollMfa(Credential("alice", {"g1", "g2"}));
+  EXPECT_EQ(store_->EnrollMfa(Credential("alice", {"g1"})).status,
+            MfaWriteStatus::kAlreadyEnrolled);
+  EXPECT_EQ(store_->UnlockMfa("alice").revision, 2u);
+  EXPECT_EQ(Describe(store_->MfaChanges("g1", 1, 100)),
+            (std::vector<std::string>{"2 alice import unlock@2"}));
+  EXPECT_EQ(store_->ResetMfa("alice").revision, 3u);
+  EXPECT_EQ(Describe(store_->MfaChanges("g1", 0, 100)),
+            (std::vector<std::string>{"3 alice remove"}));
+  // The secret is gone from the store with the reset.
+  EXPECT_EQ(db_->Query("SELECT length(sealed_secret) FROM mfa_credentials"), "0");
+  EXPECT_EQ(store_->ResetMfa("alice").status, MfaWriteStatus::kNotEnrolled);
+  EXPECT_EQ(store_->UnlockMfa("alice").status, MfaWriteStatus::kNotEnrolled);
+  EXPECT_EQ(store_->UnlockMfa("nobody").status, MfaWriteStatus::kNotEnrolled);
+  // Enrolled again in g1 only: g2's terminals are told to remove it.
+  EXPECT_EQ(store_->EnrollMfa(Credential("alice", {"g1"})).revision, 4u);
+  EXPECT_EQ(Describe(store_->MfaChanges("g1", 3, 100)),
+            (std::vector<std::string>{"4 alice import"}));
+  EXPECT_EQ(Describe(store_->MfaChanges("g2", 3, 100)),
+            (std::vector<std::string>{"4 alice remove"}));
+}
+
+TEST_P(StoreTest, ConcurrentMfaWritesGetDistinctRevisions) {
+  auto other = OpenStore(db_->uri());
+  auto enroll = [](Store& store, const std::string& prefix) {
+    for (int i = 0; i < 20; ++i) store.EnrollMfa(Credential(prefix + std::to_string(i), {"g"}));
+  };
+  std::thread a(enroll, std::ref(*store_), "a");
+  std::thread b(enroll, std::ref(*other), "b");
+  a.join();
+  b.join();
+  const auto changes = store_->MfaChanges("g", 0, 100);
+  ASSERT_EQ(changes.size(), 40u);
+  for (std::size_t i = 1; i < changes.size(); ++i) {
+    EXPECT_LT(changes[i - 1].revision, changes[i].revision);
+  }
+}
+
+Event Accepted(const std::string& user, const std::string& step, UnixTime time) {
+  return {0,
+          "",
+          0,
+          time,
+          "mfa.success",
+          R"({"user":")" + user + R"(","service":"login","step":")" + step + R"("})"};
+}
+
+std::vector<Event> OfType(const std::vector<Event>& events, const std::string& type) {
+  std::vector<Event> out;
+  for (const auto& e : events) {
+    if (e.type == type) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_P(StoreTest, OneCodeAcceptedOnTwoTerminalsRaisesAnAlert) {
+  const std::string token = AddToken("g", 3, 5000);
+  EnrollOk(token, "t-a", "m1", "k1");
+  EnrollOk(token, "t-b", "m2", "k2");
+  Report ra;
+  ra.sequence = 1;
+  ra.events = {Accepted("alice", "58000000", 2000), Accepted("bob", "58000000", 2000)};
+  store_->IngestReport("t-a", ra, 2001);
+  EXPECT_TRUE(OfType(store_->Events(0, 100), std::string(kCodeReusedEvent)).empty());
+  // The same report again (a resend) is no reuse, nor is another step on another terminal.
+  store_->IngestReport("t-a", ra, 2002);
+  Report rb;
+  rb.sequence = 1;
+  rb.events = {Accepted("alice", "58000001", 2030)};
+  store_->IngestReport("t-b", rb, 2031);
+  EXPECT_TRUE(OfType(store_->Events(0, 100), std::string(kCodeReusedEvent)).empty());
+
+  Report rb2;
+  rb2.sequence = 2;
+  rb2.events = {Accepted("alice", "58000000", 2010)};
+  store_->IngestReport("t-b", rb2, 2040);
+  const auto alerts = OfType(store_->Events(0, 100), std::string(kCodeReusedEvent));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].terminal_id, "t-b");
+  EXPECT_EQ(alerts[0].sequence, 2u);
+  EXPECT_EQ(alerts[0].time, 2010);
+  const auto data = boost::json::parse(alerts[0].data).as_object();
+  EXPECT_EQ(data.at("user"), "alice");
+  EXPECT_EQ(data.at("step"), "58000000");
+  EXPECT_EQ(data.at("first_terminal"), "t-a");
+  EXPECT_EQ(data.at("terminal"), "t-b");
+}
+
+TEST_P(StoreTest, ConcurrentReportsOfOneCodeOnTwoTerminalsRaiseAnAlert) {
+  const std::string token = AddToken("g", 2, 5000);
+  EnrollOk(token, "t-a", "m1", "k1");
+  EnrollOk(token, "t-b", "m2", "k2");
+  auto other = OpenStore(db_->uri());
+  constexpr int kSteps = 30;
+  auto send = [](Store& store, const std::string& terminal) {
+    for (int i = 1; i <= kSteps; ++i) {
+      Report r;
+      r.sequence = static_cast<std::uint64_t>(i);
+      r.events = {Accepted("alice", std::to_string(1000 + i), 2000)};
+      store.IngestReport(terminal, r, 2000);
+    }
+  };
+  std::thread a(send, std::ref(*store_), "t-a");
+  std::thread b(send, std::ref(*other), "t-b");
+  a.join();
+  b.join();
+  EXPECT_EQ(OfType(store_->Events(0, 1000), std::string(kCodeReusedEvent)).size(),
+            static_cast<std::size_t>(kSteps));
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Backend::kSqlite),

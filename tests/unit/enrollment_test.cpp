@@ -23,6 +23,10 @@ class FakeEnv : public platform::Env {
     *out = it->second;
     return platform::Status::Ok();
   }
+  platform::Status ReadPrivateFile(const std::string& path, std::size_t max,
+                                   std::string* out) override {
+    return ReadFile(path, max, out);
+  }
   platform::Status CreateNewFile(const std::string&, std::string_view, mode_t) override {
     return platform::Status::Error(EROFS, "read-only");
   }

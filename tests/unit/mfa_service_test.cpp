@@ -135,6 +135,9 @@ TEST_F(MfaServiceTest, VerdictsMapToAnswersAndEventsWithoutCodes) {
   EXPECT_EQ(Ask(MfaOp::kVerify, "bob", code), MfaAnswer::kUserUnknown);
   const std::string journal = Journal();
   EXPECT_NE(journal.find("\"type\":\"mfa.success\""), std::string::npos);
+  // The accepted step, so the collector can tell one code used on two terminals.
+  EXPECT_NE(journal.find("\"step\":\"" + std::to_string(kNow / 30) + "\""), std::string::npos)
+      << journal;
   EXPECT_NE(journal.find("\"type\":\"mfa.replay\""), std::string::npos);
   EXPECT_NE(journal.find("\"type\":\"mfa.unenrolled_denied\""), std::string::npos);
   EXPECT_EQ(journal.find(code), std::string::npos) << "a code reached the journal";

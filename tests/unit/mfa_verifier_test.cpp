@@ -72,7 +72,9 @@ TEST_F(MfaVerifierTest, RightCodeAcceptedAndPersistedWrongCodeRejected) {
   MfaVerifier v(*store_, settings_);
   EXPECT_EQ(v.Verify("alice", Wrong(kNow), kNow).verdict, Verdict::kRejected);
   EXPECT_EQ(Load().failures, 1u);
-  EXPECT_EQ(v.Verify("alice", Code(kNow), kNow).verdict, Verdict::kAccepted);
+  const VerifyResult accepted = v.Verify("alice", Code(kNow), kNow);
+  EXPECT_EQ(accepted.verdict, Verdict::kAccepted);
+  EXPECT_EQ(accepted.step, static_cast<std::uint64_t>(kNow / 30));
   CredentialRecord r = Load();
   EXPECT_EQ(r.last_step, static_cast<std::uint64_t>(kNow / 30));
   EXPECT_EQ(r.failures, 0u);

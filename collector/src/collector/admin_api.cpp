@@ -81,6 +81,11 @@ HttpResponse Api::HandleAdmin(const HttpRequest& request) {
       if (auto id = PathParameter(path, "/v1/admin/terminals/", "/revoke")) {
         return RevokeTerminal(*caller, *id);
       }
+      for (std::string_view action : {"enroll", "reset", "unlock"}) {
+        if (auto user = PathParameter(path, "/v1/admin/mfa/users/", "/" + std::string(action))) {
+          return MfaAdmin(*caller, PercentDecode(*user), action, request);
+        }
+      }
     }
     return ErrorResponse(404, "no such endpoint: " + path);
   } catch (const BadRequest& e) {

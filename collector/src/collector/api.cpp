@@ -19,34 +19,6 @@ constexpr std::size_t kMaxNameBytes = 256;
 constexpr std::size_t kMaxObservedBytes = 4096;
 constexpr std::uint64_t kMaxSequence = static_cast<std::uint64_t>(INT64_MAX);
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%') {
-      if (i + 2 >= text.size()) {
-        throw BadRequest("query: truncated percent-encoding");
-      }
-      const int hi = HexValue(text[i + 1]);
-      const int lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) throw BadRequest("query: invalid percent-encoding");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 Report ParseReport(std::string_view body) {
   const boost::json::object root = ParseObject(body);
   const Fields fields(root, "", {"sequence", "policy_version", "checks", "events"});
@@ -86,6 +58,38 @@ Report ParseReport(std::string_view body) {
 }
 
 }  // namespace
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%') {
+      if (i + 2 >= text.size()) {
+        throw BadRequest("query: truncated percent-encoding");
+      }
+      const int hi = HexValue(text[i + 1]);
+      const int lo = HexValue(text[i + 2]);
+      if (hi < 0 || lo < 0) throw BadRequest("query: invalid percent-encoding");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
 
 HttpResponse ErrorResponse(int status, std::string_view message) {
   boost::json::object body;
@@ -190,6 +194,13 @@ HttpResponse Api::HandleAgent(const HttpRequest& request) {
       auto terminal = AuthenticateTerminal(request, error);
       if (!terminal) return error;
       return IngestReport(*terminal, request);
+    }
+    if (target.path == "/v1/mfa/credentials") {
+      if (request.method != "GET") return ErrorResponse(405, "use GET");
+      HttpResponse error;
+      auto terminal = AuthenticateTerminal(request, error);
+      if (!terminal) return error;
+      return MfaChanges(*terminal, request);
     }
     if (target.path == "/v1/policy") {
       if (request.method != "GET") return ErrorResponse(405, "use GET");

@@ -21,6 +21,8 @@ struct Target {
 };
 // Throws BadRequest for malformed percent-encoding.
 Target ParseTarget(std::string_view target);
+// Decodes %XX (and '+' as a space); throws BadRequest for malformed percent-encoding.
+std::string PercentDecode(std::string_view text);
 
 // Parses a decimal unsigned integer query parameter; throws BadRequest naming it.
 std::uint64_t QueryUint(const Target& target, const std::string& key, std::uint64_t fallback,

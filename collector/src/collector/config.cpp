@@ -9,11 +9,12 @@ namespace mamori::collector {
 void ApplyConfigJson(std::string_view json_text, CollectorConfig& config) {
   try {
     const boost::json::object root = ParseObject(json_text);
-    const Fields f(root, "",
-                   {"database", "agent_address", "agent_port", "admin_address", "admin_port",
-                    "server_names", "agent_max_body_bytes", "admin_max_body_bytes",
-                    "max_header_bytes", "handshake_timeout_seconds", "read_timeout_seconds",
-                    "long_poll_max_seconds", "certificate_days", "report_interval_seconds"});
+    const Fields f(
+        root, "",
+        {"database", "agent_address", "agent_port", "admin_address", "admin_port", "server_names",
+         "agent_max_body_bytes", "admin_max_body_bytes", "max_header_bytes",
+         "handshake_timeout_seconds", "read_timeout_seconds", "long_poll_max_seconds",
+         "certificate_days", "report_interval_seconds", "mfa_key_file", "mfa_issuer"});
     auto str = [&f](std::string_view key, std::string& out) {
       if (auto v = f.OptStr(key, 4096)) out = *v;
     };
@@ -22,6 +23,11 @@ void ApplyConfigJson(std::string_view json_text, CollectorConfig& config) {
         out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
     };
     str("database", config.database);
+    str("mfa_key_file", config.api.mfa_key_file);
+    if (auto issuer = f.OptStr("mfa_issuer", 64)) {
+      if (issuer->empty()) throw BadRequest("/mfa_issuer: must not be empty");
+      config.api.mfa_issuer = *issuer;
+    }
     str("agent_address", config.server.agent_address);
     str("admin_address", config.server.admin_address);
     num("agent_port", config.server.agent_port, 0, 65535);

@@ -115,6 +115,101 @@ BEGIN
   RETURN p_sequence;
 END $$;
 )sql",
+    // Centrally enrolled MFA credentials, their delivery to terminal groups, and the TOTP steps
+    // accepted on each terminal: the report function now raises code-reuse alerts.
+    R"sql(
+CREATE TABLE mfa_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+INSERT INTO mfa_revision (id, value) VALUES (1, 0);
+CREATE TABLE mfa_credentials (
+  username TEXT COLLATE "C" PRIMARY KEY, algorithm TEXT NOT NULL, digits INTEGER NOT NULL,
+  period INTEGER NOT NULL, sealed_secret BYTEA NOT NULL, enrolled_at BIGINT NOT NULL,
+  active BOOLEAN NOT NULL, revision BIGINT NOT NULL,
+  unlocked_at_revision BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX mfa_credentials_revision ON mfa_credentials (revision);
+CREATE TABLE mfa_groups (
+  username TEXT COLLATE "C" NOT NULL REFERENCES mfa_credentials (username),
+  grp TEXT COLLATE "C" NOT NULL, current BOOLEAN NOT NULL, PRIMARY KEY (username, grp));
+CREATE INDEX mfa_groups_grp ON mfa_groups (grp, username);
+CREATE TABLE mfa_accepted_steps (
+  username TEXT COLLATE "C" NOT NULL, step BIGINT NOT NULL,
+  terminal_id TEXT COLLATE "C" NOT NULL REFERENCES terminals (id),
+  PRIMARY KEY (username, step, terminal_id));
+DROP FUNCTION mamori_ingest_report(TEXT, BIGINT, BIGINT, NUMERIC, TEXT[], TEXT[], TEXT[],
+                                   BIGINT[], TEXT[], TEXT[]);
+-- A report in one round trip: the same steps as SqliteStore::IngestReport, in the same order.
+CREATE FUNCTION mamori_ingest_report(
+  p_terminal TEXT, p_sequence BIGINT, p_now BIGINT, p_policy_version NUMERIC,
+  p_check_ids TEXT[], p_results TEXT[], p_observed TEXT[],
+  p_event_times BIGINT[], p_event_types TEXT[], p_event_data TEXT[],
+  p_step_users TEXT[], p_steps BIGINT[], p_step_times BIGINT[]) RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_last BIGINT;
+  v_prev check_state%ROWTYPE;
+  v_existed BOOLEAN;
+  v_changed BOOLEAN;
+  v_first TEXT;
+BEGIN
+  SELECT last_sequence INTO v_last FROM terminals WHERE id = p_terminal FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no terminal %', p_terminal;
+  END IF;
+  INSERT INTO reports (terminal_id, sequence, received_at, policy_version)
+    VALUES (p_terminal, p_sequence, p_now, p_policy_version) ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN v_last;  -- already stored
+  END IF;
+  INSERT INTO events (terminal_id, sequence, time, type, data, received_at)
+    SELECT p_terminal, p_sequence, e.t, e.ty, e.d, p_now
+    FROM unnest(p_event_times, p_event_types, p_event_data) WITH ORDINALITY AS e(t, ty, d, n)
+    ORDER BY e.n;
+  -- A TOTP step accepted for the same user on another terminal: the code was seen twice. Reports
+  -- of two terminals may be stored at once; a lock per user and step orders them.
+  FOR i IN 1 .. coalesce(array_length(p_steps, 1), 0) LOOP
+    PERFORM pg_advisory_xact_lock(1835101549, hashtext(p_step_users[i] || '/' || p_steps[i]));
+    SELECT terminal_id INTO v_first FROM mfa_accepted_steps
+      WHERE username = p_step_users[i] AND step = p_steps[i] AND terminal_id <> p_terminal
+      ORDER BY terminal_id LIMIT 1;
+    IF FOUND THEN
+      INSERT INTO events (terminal_id, sequence, time, type, data, received_at)
+        VALUES (p_terminal, p_sequence, p_step_times[i], 'mfa.code_reused',
+                json_build_object('user', p_step_users[i], 'step', p_steps[i]::text,
+                                  'first_terminal', v_first, 'terminal', p_terminal)::text,
+                p_now);
+    END IF;
+    INSERT INTO mfa_accepted_steps (username, step, terminal_id)
+      VALUES (p_step_users[i], p_steps[i], p_terminal) ON CONFLICT DO NOTHING;
+  END LOOP;
+  -- A report that arrives after a later one adds its events but keeps the newer status.
+  IF p_sequence <= v_last THEN
+    UPDATE terminals SET last_seen = p_now WHERE id = p_terminal;
+    RETURN v_last;
+  END IF;
+  FOR i IN 1 .. coalesce(array_length(p_check_ids, 1), 0) LOOP
+    SELECT * INTO v_prev FROM check_state
+      WHERE terminal_id = p_terminal AND check_id = p_check_ids[i];
+    v_existed := FOUND;
+    v_changed := NOT v_existed OR v_prev.result <> p_results[i] OR v_prev.observed <> p_observed[i];
+    INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, first_failed_at,
+                             updated_at)
+      VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i],
+              CASE WHEN v_changed THEN p_now ELSE v_prev.changed_at END,
+              CASE WHEN p_results[i] = 'fail' THEN
+                COALESCE(CASE WHEN v_existed THEN v_prev.first_failed_at END, p_now) END,
+              p_now)
+      ON CONFLICT (terminal_id, check_id) DO UPDATE SET result = excluded.result,
+        observed = excluded.observed, changed_at = excluded.changed_at,
+        first_failed_at = excluded.first_failed_at, updated_at = excluded.updated_at;
+    IF v_changed THEN
+      INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence)
+        VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i], p_now, p_sequence);
+    END IF;
+  END LOOP;
+  UPDATE terminals SET last_sequence = p_sequence, last_seen = p_now,
+    policy_version = COALESCE(p_policy_version, policy_version) WHERE id = p_terminal;
+  RETURN p_sequence;
+END $$;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -284,6 +379,8 @@ class PostgresStore final : public Store {
     const std::int64_t sequence = AsInt(report.sequence);
     std::vector<std::string> check_ids, results, observed, event_types, event_data;
     std::vector<std::int64_t> event_times;
+    std::vector<std::string> step_users;
+    std::vector<std::int64_t> steps, step_times;
     for (const CheckResult& c : report.checks) {
       check_ids.push_back(c.check_id);
       results.push_back(c.result);
@@ -293,14 +390,21 @@ class PostgresStore final : public Store {
       event_times.push_back(e.time);
       event_types.push_back(e.type);
       event_data.push_back(e.data);
+      if (auto accepted = AcceptedStepOf(e)) {
+        step_users.push_back(accepted->user);
+        steps.push_back(AsInt(accepted->step));
+        step_times.push_back(e.time);
+      }
     }
     return Transact(Isolation::kSingleStatement, [&] {
       const Result r = db_.Exec(
           "SELECT mamori_ingest_report($1, $2, $3, $4::numeric, $5::text[], $6::text[], "
-          "$7::text[], $8::bigint[], $9::text[], $10::text[])",
+          "$7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], "
+          "$13::bigint[])",
           {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version),
            pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
-           pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data)});
+           pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data),
+           pg::TextArray(step_users), pg::IntArray(steps), pg::IntArray(step_times)});
       return static_cast<std::uint64_t>(r.Int(0, 0));
     });
   }
@@ -397,7 +501,101 @@ class PostgresStore final : public Store {
     return Transact(Isolation::kReadCommitted, [&] { return SettingLocked(name); });
   }
 
+  // Every MFA write takes the revision counter's row lock first and holds it to commit: writes
+  // commit in revision order, so a terminal that saw revision R has seen every revision below it.
+  MfaWrite EnrollMfa(const MfaCredential& c) override {
+    return Transact(Isolation::kReadCommitted, [&]() -> MfaWrite {
+      LockMfaRevision();
+      if (MfaActiveLocked(c.user)) return {MfaWriteStatus::kAlreadyEnrolled, 0};
+      const std::int64_t revision = NextMfaRevision();
+      db_.Exec(
+          "INSERT INTO mfa_credentials (username, algorithm, digits, period, sealed_secret, "
+          "enrolled_at, active, revision, unlocked_at_revision) VALUES ($1, $2, $3, $4, $5, $6, "
+          "TRUE, $7, 0) ON CONFLICT (username) DO UPDATE SET algorithm = excluded.algorithm, "
+          "digits = excluded.digits, period = excluded.period, "
+          "sealed_secret = excluded.sealed_secret, enrolled_at = excluded.enrolled_at, "
+          "active = TRUE, revision = excluded.revision, unlocked_at_revision = 0",
+          {Text(c.user), Text(c.algorithm), Int(c.digits), Int(c.period), Bytes(c.sealed_secret),
+           Int(c.enrolled_at), Int(revision)});
+      db_.Exec("UPDATE mfa_groups SET current = FALSE WHERE username = $1", {Text(c.user)});
+      for (const std::string& group : c.groups) {
+        db_.Exec(
+            "INSERT INTO mfa_groups (username, grp, current) VALUES ($1, $2, TRUE) "
+            "ON CONFLICT (username, grp) DO UPDATE SET current = TRUE",
+            {Text(c.user), Text(group)});
+      }
+      return {MfaWriteStatus::kDone, static_cast<std::uint64_t>(revision)};
+    });
+  }
+
+  MfaWrite ResetMfa(const std::string& user) override {
+    // The secret goes with the reset: nothing needs it any more.
+    return ChangeActiveMfa(user,
+                           "UPDATE mfa_credentials SET active = FALSE, sealed_secret = '', "
+                           "revision = $1 WHERE username = $2");
+  }
+
+  MfaWrite UnlockMfa(const std::string& user) override {
+    return ChangeActiveMfa(user,
+                           "UPDATE mfa_credentials SET revision = $1, unlocked_at_revision = $1 "
+                           "WHERE username = $2");
+  }
+
+  std::vector<MfaChange> MfaChanges(const std::string& group, std::uint64_t after,
+                                    std::size_t limit) override {
+    const std::int64_t from = AsInt(after);
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT c.username, c.algorithm, c.digits, c.period, c.sealed_secret, c.enrolled_at, "
+          "c.active AND g.current, c.revision, c.unlocked_at_revision FROM mfa_groups g "
+          "JOIN mfa_credentials c ON c.username = g.username WHERE g.grp = $1 AND "
+          "c.revision > $2 ORDER BY c.revision LIMIT $3",
+          {Text(group), Int(from), Int(static_cast<std::int64_t>(limit))});
+      std::vector<MfaChange> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        MfaChange change;
+        change.revision = static_cast<std::uint64_t>(r.Int(i, 7));
+        change.remove = !r.Bool(i, 6);
+        change.credential.user = r.Text(i, 0);
+        if (!change.remove) {
+          change.credential.algorithm = r.Text(i, 1);
+          change.credential.digits = static_cast<int>(r.Int(i, 2));
+          change.credential.period = static_cast<int>(r.Int(i, 3));
+          change.credential.sealed_secret = r.Bytes(i, 4);
+          change.credential.enrolled_at = r.Int(i, 5);
+          change.unlocked_at_revision = static_cast<std::uint64_t>(r.Int(i, 8));
+        }
+        out.push_back(std::move(change));
+      }
+      return out;
+    });
+  }
+
  private:
+  // Taken before the user's row is read, so two writes for one user see each other's outcome.
+  void LockMfaRevision() { db_.Exec("SELECT value FROM mfa_revision WHERE id = 1 FOR UPDATE"); }
+
+  std::int64_t NextMfaRevision() {
+    return db_.Exec("UPDATE mfa_revision SET value = value + 1 WHERE id = 1 RETURNING value")
+        .Int(0, 0);
+  }
+
+  bool MfaActiveLocked(const std::string& user) {
+    const Result r =
+        db_.Exec("SELECT active FROM mfa_credentials WHERE username = $1", {Text(user)});
+    return r.rows() > 0 && r.Bool(0, 0);
+  }
+
+  MfaWrite ChangeActiveMfa(const std::string& user, const char* update) {
+    return Transact(Isolation::kReadCommitted, [&]() -> MfaWrite {
+      LockMfaRevision();
+      if (!MfaActiveLocked(user)) return {MfaWriteStatus::kNotEnrolled, 0};
+      const std::int64_t revision = NextMfaRevision();
+      db_.Exec(update, {Int(revision), Text(user)});
+      return {MfaWriteStatus::kDone, static_cast<std::uint64_t>(revision)};
+    });
+  }
+
   // Runs `body` in one transaction on the store's connection, again from the start when
   // PostgreSQL reports a serialization failure or deadlock, or when the connection turns out to
   // be broken before anything was sent but BEGIN (a server restart, an idle connection dropped).

@@ -55,6 +55,26 @@ CREATE TABLE policies (
   version TEXT PRIMARY KEY, hash TEXT NOT NULL, bundle BLOB NOT NULL, stored_at INTEGER NOT NULL);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 )sql",
+    // Centrally enrolled MFA credentials, their delivery to terminal groups, and the TOTP steps
+    // accepted on each terminal (for code-reuse alerts).
+    R"sql(
+CREATE TABLE mfa_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO mfa_revision (id, value) VALUES (1, 0);
+CREATE TABLE mfa_credentials (
+  username TEXT PRIMARY KEY, algorithm TEXT NOT NULL, digits INTEGER NOT NULL,
+  period INTEGER NOT NULL, sealed_secret BLOB NOT NULL, enrolled_at INTEGER NOT NULL,
+  active INTEGER NOT NULL, revision INTEGER NOT NULL,
+  unlocked_at_revision INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX mfa_credentials_revision ON mfa_credentials (revision);
+CREATE TABLE mfa_groups (
+  username TEXT NOT NULL REFERENCES mfa_credentials (username), grp TEXT NOT NULL,
+  current INTEGER NOT NULL, PRIMARY KEY (username, grp)) WITHOUT ROWID;
+CREATE INDEX mfa_groups_grp ON mfa_groups (grp, username);
+CREATE TABLE mfa_accepted_steps (
+  username TEXT NOT NULL, step INTEGER NOT NULL,
+  terminal_id TEXT NOT NULL REFERENCES terminals (id),
+  PRIMARY KEY (username, step, terminal_id)) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -256,16 +276,9 @@ class SqliteStore final : public Store {
     if (sqlite3_changes(db_.handle()) == 0) return terminal->last_sequence;  // already stored
 
     for (const Event& e : report.events) {
-      Stmt(db_,
-           "INSERT INTO events (terminal_id, sequence, time, type, data, received_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)")
-          .Bind(1, terminal_id)
-          .Bind(2, sequence)
-          .Bind(3, e.time)
-          .Bind(4, e.type)
-          .Bind(5, e.data)
-          .Bind(6, now)
-          .Run();
+      InsertEvent(terminal_id, sequence, e.time, e.type, e.data, now);
+      if (auto accepted = AcceptedStepOf(e))
+        CheckCodeReuse(terminal_id, sequence, e, *accepted, now);
     }
     // A report that arrives after a later one still adds its events, but must not overwrite the
     // newer status.
@@ -384,7 +397,144 @@ class SqliteStore final : public Store {
     return SettingLocked(name);
   }
 
+  MfaWrite EnrollMfa(const MfaCredential& c) override {
+    std::lock_guard lock(mutex_);
+    Transaction tx(db_);
+    if (MfaActiveLocked(c.user).value_or(false)) return {MfaWriteStatus::kAlreadyEnrolled, 0};
+    const std::int64_t revision = NextMfaRevision();
+    Stmt(db_,
+         "INSERT INTO mfa_credentials (username, algorithm, digits, period, sealed_secret, "
+         "enrolled_at, active, revision, unlocked_at_revision) VALUES (?, ?, ?, ?, ?, ?, 1, ?, 0) "
+         "ON CONFLICT (username) DO UPDATE SET algorithm = excluded.algorithm, "
+         "digits = excluded.digits, period = excluded.period, "
+         "sealed_secret = excluded.sealed_secret, enrolled_at = excluded.enrolled_at, active = 1, "
+         "revision = excluded.revision, unlocked_at_revision = 0")
+        .Bind(1, c.user)
+        .Bind(2, c.algorithm)
+        .Bind(3, std::int64_t{c.digits})
+        .Bind(4, std::int64_t{c.period})
+        .BindBlob(5, c.sealed_secret)
+        .Bind(6, c.enrolled_at)
+        .Bind(7, revision)
+        .Run();
+    Stmt(db_, "UPDATE mfa_groups SET current = 0 WHERE username = ?").Bind(1, c.user).Run();
+    for (const std::string& group : c.groups) {
+      Stmt(db_,
+           "INSERT INTO mfa_groups (username, grp, current) VALUES (?, ?, 1) "
+           "ON CONFLICT (username, grp) DO UPDATE SET current = 1")
+          .Bind(1, c.user)
+          .Bind(2, group)
+          .Run();
+    }
+    tx.Commit();
+    return {MfaWriteStatus::kDone, static_cast<std::uint64_t>(revision)};
+  }
+
+  MfaWrite ResetMfa(const std::string& user) override {
+    // The secret goes with the reset: nothing needs it any more.
+    return ChangeActiveMfa(user,
+                           "UPDATE mfa_credentials SET active = 0, sealed_secret = X'', "
+                           "revision = ?1 WHERE username = ?2");
+  }
+
+  MfaWrite UnlockMfa(const std::string& user) override {
+    return ChangeActiveMfa(user,
+                           "UPDATE mfa_credentials SET revision = ?1, unlocked_at_revision = ?1 "
+                           "WHERE username = ?2");
+  }
+
+  std::vector<MfaChange> MfaChanges(const std::string& group, std::uint64_t after,
+                                    std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT c.username, c.algorithm, c.digits, c.period, c.sealed_secret, c.enrolled_at, "
+           "c.active AND g.current, c.revision, c.unlocked_at_revision FROM mfa_groups g "
+           "JOIN mfa_credentials c ON c.username = g.username WHERE g.grp = ? AND c.revision > ? "
+           "ORDER BY c.revision LIMIT ?");
+    s.Bind(1, group).Bind(2, AsInt(after)).Bind(3, static_cast<std::int64_t>(limit));
+    std::vector<MfaChange> out;
+    while (s.Step()) {
+      MfaChange change;
+      change.revision = static_cast<std::uint64_t>(s.Int(7));
+      change.remove = s.Int(6) == 0;
+      change.credential.user = s.Text(0);
+      if (!change.remove) {
+        change.credential.algorithm = s.Text(1);
+        change.credential.digits = static_cast<int>(s.Int(2));
+        change.credential.period = static_cast<int>(s.Int(3));
+        change.credential.sealed_secret = s.Text(4);
+        change.credential.enrolled_at = s.Int(5);
+        change.unlocked_at_revision = static_cast<std::uint64_t>(s.Int(8));
+      }
+      out.push_back(std::move(change));
+    }
+    return out;
+  }
+
  private:
+  void InsertEvent(const std::string& terminal_id, std::int64_t sequence, UnixTime time,
+                   const std::string& type, const std::string& data, UnixTime now) {
+    Stmt(db_,
+         "INSERT INTO events (terminal_id, sequence, time, type, data, received_at) "
+         "VALUES (?, ?, ?, ?, ?, ?)")
+        .Bind(1, terminal_id)
+        .Bind(2, sequence)
+        .Bind(3, time)
+        .Bind(4, type)
+        .Bind(5, data)
+        .Bind(6, now)
+        .Run();
+  }
+
+  // A TOTP code is good for one login: the same user's step accepted on another terminal means
+  // the code (or the secret) was seen by someone else.
+  void CheckCodeReuse(const std::string& terminal_id, std::int64_t sequence, const Event& e,
+                      const AcceptedStep& accepted, UnixTime now) {
+    const std::int64_t step = AsInt(accepted.step);
+    std::optional<std::string> first;
+    {
+      Stmt s(db_,
+             "SELECT terminal_id FROM mfa_accepted_steps WHERE username = ? AND step = ? AND "
+             "terminal_id <> ? ORDER BY terminal_id LIMIT 1");
+      s.Bind(1, accepted.user).Bind(2, step).Bind(3, terminal_id);
+      if (s.Step()) first = s.Text(0);
+    }
+    Stmt(db_,
+         "INSERT OR IGNORE INTO mfa_accepted_steps (username, step, terminal_id) VALUES (?, ?, ?)")
+        .Bind(1, accepted.user)
+        .Bind(2, step)
+        .Bind(3, terminal_id)
+        .Run();
+    if (first) {
+      InsertEvent(terminal_id, sequence, e.time, std::string(kCodeReusedEvent),
+                  CodeReusedData(accepted, *first, terminal_id), now);
+    }
+  }
+
+  std::optional<bool> MfaActiveLocked(const std::string& user) {
+    Stmt s(db_, "SELECT active FROM mfa_credentials WHERE username = ?");
+    s.Bind(1, user);
+    if (!s.Step()) return std::nullopt;
+    return s.Int(0) != 0;
+  }
+
+  std::int64_t NextMfaRevision() {
+    Stmt(db_, "UPDATE mfa_revision SET value = value + 1 WHERE id = 1").Run();
+    Stmt s(db_, "SELECT value FROM mfa_revision WHERE id = 1");
+    if (!s.Step()) throw StoreError("mfa_revision has no row");
+    return s.Int(0);
+  }
+
+  MfaWrite ChangeActiveMfa(const std::string& user, const char* update) {
+    std::lock_guard lock(mutex_);
+    Transaction tx(db_);
+    if (!MfaActiveLocked(user).value_or(false)) return {MfaWriteStatus::kNotEnrolled, 0};
+    const std::int64_t revision = NextMfaRevision();
+    Stmt(db_, update).Bind(1, revision).Bind(2, user).Run();
+    tx.Commit();
+    return {MfaWriteStatus::kDone, static_cast<std::uint64_t>(revision)};
+  }
+
   void Migrate() {
     db_.Exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "

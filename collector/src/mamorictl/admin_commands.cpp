@@ -11,6 +11,7 @@
 #include "mamori/collector/client.h"
 #include "mamori/policy/text.h"
 #include "mamorictl/table_output.h"
+#include "qr_output.h"
 
 namespace mamori::ctl::admin {
 namespace {
@@ -391,6 +392,46 @@ int PolicyPushCommand(const std::vector<std::string>& args, std::ostream& out,
   return kExitOk;
 }
 
+// Central MFA. The otpauth URI (with the secret) is printed once, here; the collector never
+// returns the secret to an administrator again.
+int MfaCommand(const std::vector<std::string>& args, std::ostream& out, const GetEnv& getenv) {
+  if (args.empty() || (args[0] != "enroll" && args[0] != "reset" && args[0] != "unlock")) {
+    throw UsageError("usage: mamorictl mfa enroll|reset|unlock USER");
+  }
+  Common c;
+  std::string user;
+  std::vector<std::string> groups;
+  po::options_description options;
+  AddCommon(options, c);
+  options.add_options()("user", po::value(&user)->required(), "user name")(
+      "group", po::value(&groups), "enroll: a terminal group to deliver to (repeat)");
+  po::positional_options_description positional;
+  positional.add("user", 1);
+  Parse({args.begin() + 1, args.end()}, options, positional);
+  const std::string target = "/v1/admin/mfa/users/" + PercentEncode(user) + "/" + args[0];
+  if (args[0] != "enroll") {
+    if (!groups.empty()) throw UsageError("--group applies to mfa enroll only");
+    const json::object r = Call(Connect(c, getenv), "POST", target, "").as_object();
+    out << (args[0] == "reset" ? "reset: the credential of " : "unlock requested for ") << user
+        << (args[0] == "reset" ? " is removed from its terminals" : " on its terminals")
+        << " (revision " << Field(r, "revision") << ")\n";
+    return kExitOk;
+  }
+  if (groups.empty()) throw UsageError("mfa enroll needs at least one --group");
+  json::array list;
+  for (const auto& g : groups) list.emplace_back(g);
+  const json::object r =
+      Call(Connect(c, getenv), "POST", target, json::serialize(json::object{{"groups", list}}))
+          .as_object();
+  const std::string uri = Field(r, "otpauth_uri");
+  out << "MFA credential of " << user << " enrolled (revision " << Field(r, "revision")
+      << "); delivered to the terminals of its groups at their next sync.\n"
+      << "Scan this code with the authenticator app now; it is not shown again.\n\n"
+      << cli::QrForTerminal(uri) << "\n"
+      << uri << "\n";
+  return kExitOk;
+}
+
 template <class F>
 int Guard(std::ostream& err, F&& body) {
   try {
@@ -416,7 +457,8 @@ bool IsAdminCommand(const std::vector<std::string>& args) {
   if (args.empty()) return false;
   const std::string& area = args[0];
   if (area == "policy") return args.size() >= 2 && args[1] == "push";
-  return area == "token" || area == "terminal" || area == "fleet" || area == "events";
+  return area == "token" || area == "terminal" || area == "fleet" || area == "events" ||
+         area == "mfa";
 }
 
 int RunAdminCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
@@ -428,6 +470,7 @@ int RunAdminCommand(const std::vector<std::string>& args, std::ostream& out, std
     if (args[0] == "token") return TokenCommand(rest, out, getenv);
     if (args[0] == "terminal") return TerminalCommand(rest, out, getenv);
     if (args[0] == "fleet") return FleetCommand(rest, out, getenv);
+    if (args[0] == "mfa") return MfaCommand(rest, out, getenv);
     return EventsCommand(rest, out, getenv);
   });
 }
@@ -440,6 +483,10 @@ void PrintAdminUsage(std::ostream& out) {
          "  terminal show ID                                   checks, history, first failure\n"
          "  fleet                                              every terminal and its status\n"
          "  events [--since TIME|AGE] [--limit N]              events reported by terminals\n"
+         "  mfa enroll USER --group G [--group G2]             new TOTP credential: QR code and\n"
+         "                                                     otpauth URI shown once (admin)\n"
+         "  mfa reset USER                                     remove it from terminals (admin)\n"
+         "  mfa unlock USER                                    clear lockout on terminals (admin)\n"
          "options: --url URL --ca FILE --token TOKEN (or MAMORI_COLLECTOR_URL, MAMORI_CA,\n"
          "MAMORI_TOKEN), --format table|json|csv (CSV is UTF-8 with BOM), --timeout S\n";
 }

@@ -1,5 +1,5 @@
 // mamorictl's commands against the collector's admin/IT API: token, policy push, terminal, fleet,
-// events. The collector is named by --url/--ca/--token or MAMORI_COLLECTOR_URL, MAMORI_CA and
+// events, mfa. The collector is named by --url/--ca/--token or MAMORI_COLLECTOR_URL, MAMORI_CA and
 // MAMORI_TOKEN.
 #pragma once
 
@@ -19,7 +19,7 @@ inline constexpr int kExitUnreachable = 6;  // connection, TLS or protocol failu
 
 using GetEnv = std::function<const char*(const char*)>;
 
-// True for the commands served here: the areas token, terminal, fleet and events, and
+// True for the commands served here: the areas token, terminal, fleet, events and mfa, and
 // `policy push`. `args` starts with the area.
 bool IsAdminCommand(const std::vector<std::string>& args);
 

@@ -34,6 +34,7 @@ struct VerifyResult {
   Verdict verdict = Verdict::kError;
   bool lockout_started = false;        // this failure started a lockout
   std::size_t recovery_remaining = 0;  // after a recovery login
+  std::uint64_t step = 0;              // for kAccepted: the TOTP time step the code was for
   std::string error;                   // for kError: what failed (never the code)
 };
 

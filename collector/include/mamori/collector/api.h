@@ -1,9 +1,11 @@
 // The collector's two JSON APIs, independent of the transport: the HTTPS server turns each request
 // into an HttpRequest (with the verified client certificate, if any) and sends back the response.
 //
-// Agent API (client certificates): POST /v1/enroll, POST /v1/reports, GET /v1/policy.
+// Agent API (client certificates): POST /v1/enroll, POST /v1/reports, GET /v1/policy,
+// GET /v1/mfa/credentials.
 // Admin/IT API (bearer tokens with role it-read or admin): POST /v1/admin/tokens,
-// POST /v1/admin/policy, POST /v1/admin/terminals/{id}/revoke, GET /v1/fleet,
+// POST /v1/admin/policy, POST /v1/admin/terminals/{id}/revoke,
+// POST /v1/admin/mfa/users/{user}/enroll|reset|unlock, GET /v1/fleet,
 // GET /v1/terminals/{id}, GET /v1/events, GET /metrics.
 #pragma once
 
@@ -47,6 +49,10 @@ struct ApiOptions {
   int long_poll_max_seconds = 60;
   // Used for staleness while no policy is stored; otherwise the policy's report interval.
   int default_report_interval_seconds = 300;
+  // The collector's MFA key (MfaKey), created on the first central enrollment. Empty: MFA
+  // administration and delivery answer 503.
+  std::string mfa_key_file;
+  std::string mfa_issuer = "Mamori";
 };
 
 // The answer to a long-poll: a response now, or nothing yet and how long the caller may wait.
@@ -79,10 +85,15 @@ class Api {
 
   HttpResponse Enroll(const HttpRequest& request);
   HttpResponse IngestReport(const Terminal& terminal, const HttpRequest& request);
+  HttpResponse MfaChanges(const Terminal& terminal, const HttpRequest& request);
 
   HttpResponse CreateToken(const ApiToken& caller, const HttpRequest& request);
   HttpResponse PushPolicy(const ApiToken& caller, const HttpRequest& request);
   HttpResponse RevokeTerminal(const ApiToken& caller, const std::string& id);
+  HttpResponse MfaAdmin(const ApiToken& caller, const std::string& user, std::string_view action,
+                        const HttpRequest& request);
+  HttpResponse EnrollMfa(const ApiToken& caller, const std::string& user,
+                         const HttpRequest& request);
   HttpResponse Fleet();
   HttpResponse ShowTerminal(const std::string& id);
   HttpResponse ListEvents(const std::string& query);

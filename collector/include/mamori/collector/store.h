@@ -133,6 +133,38 @@ struct EnrollOutcome {
 
 enum class PolicyStoreStatus { kStored, kNotNewer };
 
+// A user's centrally enrolled TOTP credential. The secret is sealed with the collector's MFA key
+// (MfaKey) under the user name; the store never sees it in the clear.
+struct MfaCredential {
+  std::string user;
+  std::vector<std::string> groups;  // the terminal groups it is delivered to
+  std::string algorithm = "SHA1";
+  int digits = 6;
+  int period = 30;
+  std::string sealed_secret;
+  UnixTime enrolled_at = 0;
+};
+
+// What a terminal of one group must do for one user, as of `revision`. Revisions come from one
+// counter of the store, so "every change after R" is a complete answer for a terminal at R.
+struct MfaChange {
+  std::uint64_t revision = 0;
+  bool remove = false;                     // reset, or the group was taken from the credential
+  MfaCredential credential;                // when !remove (groups not filled in)
+  std::uint64_t unlocked_at_revision = 0;  // the last unlock request; 0 if none
+};
+
+enum class MfaWriteStatus { kDone, kAlreadyEnrolled, kNotEnrolled };
+
+struct MfaWrite {
+  MfaWriteStatus status = MfaWriteStatus::kDone;
+  std::uint64_t revision = 0;  // when kDone
+};
+
+// A code-reuse alert raised while a report was stored: `user` logged in with the code of time
+// step `step` on `first_terminal` and then on the reporting terminal.
+inline constexpr std::string_view kCodeReusedEvent = "mfa.code_reused";
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -176,7 +208,30 @@ class Store {
   // Returns the stored value: `value` if there was none, otherwise the existing one.
   virtual std::string PutSettingIfAbsent(const std::string& name, const std::string& value) = 0;
   virtual std::optional<std::string> Setting(const std::string& name) = 0;
+
+  // Stores a new credential with a new revision. kAlreadyEnrolled when the user has an active one
+  // (reset first). Groups the user had before and lost are delivered as removals.
+  virtual MfaWrite EnrollMfa(const MfaCredential& credential) = 0;
+  // Marks the active credential removed on every terminal. kNotEnrolled when there is none.
+  virtual MfaWrite ResetMfa(const std::string& user) = 0;
+  // Asks the terminals to clear the user's lockout. kNotEnrolled when there is no active one.
+  virtual MfaWrite UnlockMfa(const std::string& user) = 0;
+  // What terminals of `group` must apply after `after`: oldest revision first, at most `limit`.
+  virtual std::vector<MfaChange> MfaChanges(const std::string& group, std::uint64_t after,
+                                            std::size_t limit) = 0;
 };
+
+// The user and TOTP time step of an event that accepted a TOTP code ("mfa.success" whose data
+// carries "user" and "step"), which the report ingest checks for reuse across terminals.
+struct AcceptedStep {
+  std::string user;
+  std::uint64_t step = 0;
+};
+std::optional<AcceptedStep> AcceptedStepOf(const Event& event);
+// The data of a kCodeReusedEvent: {"user", "step" (decimal text, as in the agent's event),
+// "first_terminal", "terminal"}.
+std::string CodeReusedData(const AcceptedStep& accepted, const std::string& first_terminal,
+                           const std::string& terminal);
 
 std::string_view ToString(Role role);
 std::optional<Role> ParseRole(std::string_view text);

@@ -36,6 +36,10 @@ class Env {
 
   // Reads a regular file (no links followed) of at most max_bytes.
   virtual Status ReadFile(const std::string& path, std::size_t max_bytes, std::string* out) = 0;
+  // Like ReadFile, for a key: also refuses (EPERM) a file not owned by the effective user or
+  // with any permission for group or others.
+  virtual Status ReadPrivateFile(const std::string& path, std::size_t max_bytes,
+                                 std::string* out) = 0;
   // Creates a file that must not exist yet (O_EXCL, O_NOFOLLOW) with `mode`, writes, fsyncs it and
   // its directory. An existing file is never overwritten.
   virtual Status CreateNewFile(const std::string& path, std::string_view data, mode_t mode) = 0;
