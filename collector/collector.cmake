@@ -19,6 +19,7 @@ add_library(mamori_collector
   src/collector/api.cpp
   src/collector/admin_api.cpp
   src/collector/config.cpp
+  src/collector/request_workers.cpp
 )
 add_library(mamori::collector ALIAS mamori_collector)
 target_include_directories(mamori_collector PUBLIC include PRIVATE src)

@@ -8,7 +8,10 @@ add_executable(collector_unit_tests
   unit/collector_tokens_test.cpp
   unit/collector_ca_test.cpp
   unit/collector_api_test.cpp
+  unit/collector_workers_test.cpp
 )
+# The request workers' header is internal to the collector.
+target_include_directories(collector_unit_tests PRIVATE ${PROJECT_SOURCE_DIR}/collector/src)
 target_link_libraries(collector_unit_tests PRIVATE mamori::collector mamorictl_admin mamori_test_pki
   GTest::gtest_main)
 gtest_discover_tests(collector_unit_tests PROPERTIES LABELS unit)

@@ -1,6 +1,8 @@
 #include "mamori/collector/postgres_store.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -112,6 +114,73 @@ BEGIN
   END LOOP;
   UPDATE terminals SET last_sequence = p_sequence, last_seen = p_now,
     policy_version = COALESCE(p_policy_version, policy_version) WHERE id = p_terminal;
+  RETURN p_sequence;
+END $$;
+)sql",
+    // Fleet totals without reading check_state: each terminal's compliance is kept by the ingest
+    // function, and one covering index answers the summary.
+    R"sql(
+ALTER TABLE terminals ADD COLUMN compliance TEXT NOT NULL DEFAULT 'unknown';
+UPDATE terminals t SET compliance = (SELECT CASE WHEN bool_or(c.result = 'fail') THEN 'fail'
+  WHEN bool_or(c.result = 'error') THEN 'error' ELSE 'pass' END
+  FROM check_state c WHERE c.terminal_id = t.id) WHERE last_sequence > 0;
+CREATE INDEX terminals_summary ON terminals
+  (revoked, compliance, policy_version, last_seen, enrolled_at);
+CREATE OR REPLACE FUNCTION mamori_ingest_report(
+  p_terminal TEXT, p_sequence BIGINT, p_now BIGINT, p_policy_version NUMERIC,
+  p_check_ids TEXT[], p_results TEXT[], p_observed TEXT[],
+  p_event_times BIGINT[], p_event_types TEXT[], p_event_data TEXT[]) RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_last BIGINT;
+  v_prev check_state%ROWTYPE;
+  v_existed BOOLEAN;
+  v_changed BOOLEAN;
+BEGIN
+  SELECT last_sequence INTO v_last FROM terminals WHERE id = p_terminal FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no terminal %', p_terminal;
+  END IF;
+  INSERT INTO reports (terminal_id, sequence, received_at, policy_version)
+    VALUES (p_terminal, p_sequence, p_now, p_policy_version) ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN v_last;  -- already stored
+  END IF;
+  INSERT INTO events (terminal_id, sequence, time, type, data, received_at)
+    SELECT p_terminal, p_sequence, e.t, e.ty, e.d, p_now
+    FROM unnest(p_event_times, p_event_types, p_event_data) WITH ORDINALITY AS e(t, ty, d, n)
+    ORDER BY e.n;
+  -- A report that arrives after a later one adds its events but keeps the newer status.
+  IF p_sequence <= v_last THEN
+    UPDATE terminals SET last_seen = p_now WHERE id = p_terminal;
+    RETURN v_last;
+  END IF;
+  FOR i IN 1 .. coalesce(array_length(p_check_ids, 1), 0) LOOP
+    SELECT * INTO v_prev FROM check_state
+      WHERE terminal_id = p_terminal AND check_id = p_check_ids[i];
+    v_existed := FOUND;
+    v_changed := NOT v_existed OR v_prev.result <> p_results[i] OR v_prev.observed <> p_observed[i];
+    INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, first_failed_at,
+                             updated_at)
+      VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i],
+              CASE WHEN v_changed THEN p_now ELSE v_prev.changed_at END,
+              CASE WHEN p_results[i] = 'fail' THEN
+                COALESCE(CASE WHEN v_existed THEN v_prev.first_failed_at END, p_now) END,
+              p_now)
+      ON CONFLICT (terminal_id, check_id) DO UPDATE SET result = excluded.result,
+        observed = excluded.observed, changed_at = excluded.changed_at,
+        first_failed_at = excluded.first_failed_at, updated_at = excluded.updated_at;
+    IF v_changed THEN
+      INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence)
+        VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i], p_now, p_sequence);
+    END IF;
+  END LOOP;
+  UPDATE terminals SET last_sequence = p_sequence, last_seen = p_now,
+    policy_version = COALESCE(p_policy_version, policy_version),
+    compliance = (SELECT CASE WHEN bool_or(result = 'fail') THEN 'fail'
+      WHEN bool_or(result = 'error') THEN 'error' ELSE 'pass' END
+      FROM check_state WHERE terminal_id = p_terminal)
+    WHERE id = p_terminal;
   RETURN p_sequence;
 END $$;
 )sql",
@@ -281,27 +350,71 @@ class PostgresStore final : public Store {
   // did in SQLite; reports of different terminals proceed in parallel.
   std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
                              UnixTime now) override {
-    const std::int64_t sequence = AsInt(report.sequence);
-    std::vector<std::string> check_ids, results, observed, event_types, event_data;
-    std::vector<std::int64_t> event_times;
-    for (const CheckResult& c : report.checks) {
-      check_ids.push_back(c.check_id);
-      results.push_back(c.result);
-      observed.push_back(c.observed);
+    return Transact(Isolation::kSingleStatement,
+                    [&] { return IngestLocked(terminal_id, report, now).ack; });
+  }
+
+  // One transaction for the batch, its reports in terminal order so that two collectors
+  // batching the same terminals take their row locks in one order.
+  std::vector<IngestResult> IngestReports(const std::vector<IngestItem>& items,
+                                          UnixTime now) override {
+    std::vector<std::size_t> order(items.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return items[a].terminal_id < items[b].terminal_id;
+    });
+    std::vector<IngestResult> results(items.size());
+    try {
+      Transact(Isolation::kReadCommitted, [&] {
+        for (const std::size_t i : order) {
+          results[i] = IngestLocked(items[i].terminal_id, items[i].report, now);
+        }
+        return 0;
+      });
+      return results;
+    } catch (const std::exception&) {
+      // Something in the batch failed and it all rolled back: each report again on its own, so
+      // that only the failing one is refused.
     }
-    for (const Event& e : report.events) {
-      event_times.push_back(e.time);
-      event_types.push_back(e.type);
-      event_data.push_back(e.data);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      try {
+        const bool stored = HasReport(items[i].terminal_id, items[i].report.sequence);
+        results[i] = {true, stored, IngestReport(items[i].terminal_id, items[i].report, now), ""};
+      } catch (const std::exception& e) {
+        results[i] = {false, false, 0, e.what()};
+      }
     }
-    return Transact(Isolation::kSingleStatement, [&] {
+    return results;
+  }
+
+  FleetTotals FleetSummary(UnixTime stale_before) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      // Answered from the terminals_summary index alone.
       const Result r = db_.Exec(
-          "SELECT mamori_ingest_report($1, $2, $3, $4::numeric, $5::text[], $6::text[], "
-          "$7::text[], $8::bigint[], $9::text[], $10::text[])",
-          {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version),
-           pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
-           pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data)});
-      return static_cast<std::uint64_t>(r.Int(0, 0));
+          "SELECT revoked, compliance, policy_version, COALESCE(last_seen, enrolled_at) < $1, "
+          "COUNT(*) FROM terminals GROUP BY 1, 2, 3, 4",
+          {Int(stale_before)});
+      FleetTotals totals;
+      std::map<std::optional<std::uint64_t>, std::uint64_t> versions;
+      for (int i = 0; i < r.rows(); ++i) {
+        const auto count = static_cast<std::uint64_t>(r.Int(i, 4));
+        totals.terminals += count;
+        if (r.Bool(i, 0)) {
+          totals.revoked += count;
+          continue;
+        }
+        const std::string compliance = r.Text(i, 1);
+        if (compliance == "pass") totals.pass += count;
+        if (compliance == "fail") totals.fail += count;
+        if (compliance == "error") totals.error += count;
+        if (compliance == "unknown") totals.unknown += count;
+        if (r.Bool(i, 3)) totals.stale += count;
+        std::optional<std::uint64_t> version;
+        if (!r.IsNull(i, 2)) version = std::stoull(r.Text(i, 2));
+        versions[version] += count;
+      }
+      totals.policy_versions.assign(versions.begin(), versions.end());
+      return totals;
     });
   }
 
@@ -435,6 +548,32 @@ class PostgresStore final : public Store {
       std::uniform_int_distribution<int> jitter(1, 2 * attempt);
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter(random_)));
     }
+  }
+
+  // One report in one statement; `duplicate` comes from the statement's snapshot, taken before
+  // the function inserts.
+  IngestResult IngestLocked(const std::string& terminal_id, const Report& report, UnixTime now) {
+    const std::int64_t sequence = AsInt(report.sequence);
+    std::vector<std::string> check_ids, results, observed, event_types, event_data;
+    std::vector<std::int64_t> event_times;
+    for (const CheckResult& c : report.checks) {
+      check_ids.push_back(c.check_id);
+      results.push_back(c.result);
+      observed.push_back(c.observed);
+    }
+    for (const Event& e : report.events) {
+      event_times.push_back(e.time);
+      event_types.push_back(e.type);
+      event_data.push_back(e.data);
+    }
+    const Result r = db_.Exec(
+        "SELECT EXISTS (SELECT 1 FROM reports WHERE terminal_id = $1 AND sequence = $2), "
+        "mamori_ingest_report($1, $2, $3, $4::numeric, $5::text[], $6::text[], $7::text[], "
+        "$8::bigint[], $9::text[], $10::text[])",
+        {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version),
+         pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
+         pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data)});
+    return {true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
   }
 
   void Rollback() {
