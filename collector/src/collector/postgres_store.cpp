@@ -1,6 +1,7 @@
 #include "mamori/collector/postgres_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -117,15 +118,43 @@ BEGIN
   RETURN p_sequence;
 END $$;
 )sql",
-    // Fleet totals without reading check_state: each terminal's compliance is kept by the ingest
-    // function, and one covering index answers the summary.
+    // Fleet totals without scanning the fleet: each terminal's compliance is kept by the ingest
+    // function; a trigger logs each change of a terminal's (revoked, compliance, policy version)
+    // as -1/+1 rows in fleet_count_deltas, insert-only so that concurrent reports never wait for
+    // one counter row, and FoldFleetCounts adds them into fleet_counts now and then. The stale
+    // terminals are a range of a partial index.
     R"sql(
 ALTER TABLE terminals ADD COLUMN compliance TEXT NOT NULL DEFAULT 'unknown';
 UPDATE terminals t SET compliance = (SELECT CASE WHEN bool_or(c.result = 'fail') THEN 'fail'
   WHEN bool_or(c.result = 'error') THEN 'error' ELSE 'pass' END
   FROM check_state c WHERE c.terminal_id = t.id) WHERE last_sequence > 0;
-CREATE INDEX terminals_summary ON terminals
-  (revoked, compliance, policy_version, last_seen, enrolled_at);
+CREATE INDEX terminals_seen ON terminals ((COALESCE(last_seen, enrolled_at))) WHERE NOT revoked;
+-- policy_key: the policy version, -1 before the terminal reported one.
+CREATE TABLE fleet_counts (
+  revoked BOOLEAN NOT NULL, compliance TEXT NOT NULL, policy_key NUMERIC(20, 0) NOT NULL,
+  terminals BIGINT NOT NULL, PRIMARY KEY (revoked, compliance, policy_key));
+CREATE TABLE fleet_count_deltas (
+  revoked BOOLEAN NOT NULL, compliance TEXT NOT NULL, policy_key NUMERIC(20, 0) NOT NULL,
+  delta INTEGER NOT NULL);
+INSERT INTO fleet_counts
+  SELECT revoked, compliance, COALESCE(policy_version, -1), COUNT(*) FROM terminals
+  GROUP BY 1, 2, 3;
+CREATE FUNCTION mamori_count_terminal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF OLD.revoked = NEW.revoked AND OLD.compliance = NEW.compliance AND
+       OLD.policy_version IS NOT DISTINCT FROM NEW.policy_version THEN
+      RETURN NULL;
+    END IF;
+    INSERT INTO fleet_count_deltas
+      VALUES (OLD.revoked, OLD.compliance, COALESCE(OLD.policy_version, -1), -1);
+  END IF;
+  INSERT INTO fleet_count_deltas
+    VALUES (NEW.revoked, NEW.compliance, COALESCE(NEW.policy_version, -1), 1);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER terminals_count AFTER INSERT OR UPDATE OF revoked, compliance, policy_version
+  ON terminals FOR EACH ROW EXECUTE FUNCTION mamori_count_terminal();
 CREATE OR REPLACE FUNCTION mamori_ingest_report(
   p_terminal TEXT, p_sequence BIGINT, p_now BIGINT, p_policy_version NUMERIC,
   p_check_ids TEXT[], p_results TEXT[], p_observed TEXT[],
@@ -190,6 +219,9 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // Taken by every collector that migrates, so that two starting at once apply each version once.
 constexpr std::int64_t kMigrationLock = 0x6d616d6f7269;  // "mamori"
+
+// The fleet count changes logged meanwhile are folded every so many report batches.
+constexpr std::uint64_t kFoldEveryBatches = 64;
 
 // Enough for a burst of enrollments contending on one token; each retry waits a little longer.
 constexpr int kMaxAttempts = 30;
@@ -364,6 +396,7 @@ class PostgresStore final : public Store {
       return items[a].terminal_id < items[b].terminal_id;
     });
     std::vector<IngestResult> results(items.size());
+    if (++batches_ % kFoldEveryBatches == 0) FoldFleetCounts();
     try {
       Transact(Isolation::kReadCommitted, [&] {
         for (const std::size_t i : order) {
@@ -388,13 +421,20 @@ class PostgresStore final : public Store {
   }
 
   FleetTotals FleetSummary(UnixTime stale_before) override {
+    FoldFleetCounts();
     return Transact(Isolation::kReadCommitted, [&] {
-      // Answered from the terminals_summary index alone.
+      // fleet_counts plus the changes not folded in yet: one consistent snapshot.
       const Result r = db_.Exec(
-          "SELECT revoked, compliance, policy_version, COALESCE(last_seen, enrolled_at) < $1, "
-          "COUNT(*) FROM terminals GROUP BY 1, 2, 3, 4",
-          {Int(stale_before)});
+          "SELECT revoked, compliance, NULLIF(policy_key, -1), 0, SUM(terminals) FROM "
+          "(SELECT revoked, compliance, policy_key, terminals FROM fleet_counts UNION ALL "
+          "SELECT revoked, compliance, policy_key, delta FROM fleet_count_deltas) c "
+          "GROUP BY 1, 2, 3 HAVING SUM(terminals) > 0");
       FleetTotals totals;
+      totals.stale = static_cast<std::uint64_t>(
+          db_.Exec("SELECT COUNT(*) FROM terminals WHERE NOT revoked AND "
+                   "COALESCE(last_seen, enrolled_at) < $1",
+                   {Int(stale_before)})
+              .Int(0, 0));
       std::map<std::optional<std::uint64_t>, std::uint64_t> versions;
       for (int i = 0; i < r.rows(); ++i) {
         const auto count = static_cast<std::uint64_t>(r.Int(i, 4));
@@ -408,7 +448,6 @@ class PostgresStore final : public Store {
         if (compliance == "fail") totals.fail += count;
         if (compliance == "error") totals.error += count;
         if (compliance == "unknown") totals.unknown += count;
-        if (r.Bool(i, 3)) totals.stale += count;
         std::optional<std::uint64_t> version;
         if (!r.IsNull(i, 2)) version = std::stoull(r.Text(i, 2));
         versions[version] += count;
@@ -576,6 +615,19 @@ class PostgresStore final : public Store {
     return {true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
   }
 
+  // Moves the logged count changes into fleet_counts in one statement: the totals read the same
+  // before and after, and two collectors folding at once move each change once.
+  void FoldFleetCounts() {
+    Transact(Isolation::kSingleStatement, [&] {
+      db_.Exec(
+          "WITH moved AS (DELETE FROM fleet_count_deltas RETURNING *) INSERT INTO fleet_counts "
+          "SELECT revoked, compliance, policy_key, SUM(delta) FROM moved GROUP BY 1, 2, 3 "
+          "ON CONFLICT (revoked, compliance, policy_key) DO UPDATE SET terminals = "
+          "fleet_counts.terminals + excluded.terminals");
+      return 0;
+    });
+  }
+
   void Rollback() {
     // A broken connection has no transaction left to roll back; EnsureOpen reconnects next time.
     if (PQstatus(db_.handle()) == CONNECTION_OK) PQclear(PQexec(db_.handle(), "ROLLBACK"));
@@ -636,6 +688,8 @@ class PostgresStore final : public Store {
   std::mutex mutex_;
   pg::Connection db_;
   std::minstd_rand random_{std::random_device{}()};
+  std::atomic<std::uint64_t> batches_{
+      0};  // of IngestReports, to fold the fleet counts now and then
 };
 
 }  // namespace

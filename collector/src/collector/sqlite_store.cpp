@@ -119,11 +119,14 @@ class SqliteStore final : public Store {
     // FULL: a commit survives power loss, not only a crash of the process.
     db_.Exec("PRAGMA synchronous = FULL");
     db_.Exec("PRAGMA foreign_keys = ON");
+    // A fleet's working set (its terminals, check states, index pages) stays in memory.
+    db_.Exec("PRAGMA cache_size = -65536");
     Migrate();
     // WAL lets this second connection read committed data while the first one writes, so the
     // requests that only read (authentication, long-polls, fleet totals) never wait for a commit.
     reader_.emplace(path);
     reader_->Exec("PRAGMA busy_timeout = 5000");
+    reader_->Exec("PRAGMA cache_size = -16384");
   }
 
   void CreateEnrollmentToken(const EnrollmentToken& token,
@@ -230,8 +233,8 @@ class SqliteStore final : public Store {
     std::lock_guard lock(reader_mutex_);
     // Answered from the terminals_summary index alone: a few bytes per terminal.
     Stmt s(*reader_,
-           "SELECT revoked, compliance, policy_version, COALESCE(last_seen, enrolled_at) < ?, "
-           "COUNT(*) FROM terminals INDEXED BY terminals_summary GROUP BY 1, 2, 3, 4");
+           "SELECT revoked, compliance, policy_version, SUM(COALESCE(last_seen, enrolled_at) < ?), "
+           "COUNT(*) FROM terminals INDEXED BY terminals_summary GROUP BY 1, 2, 3");
     s.Bind(1, stale_before);
     FleetTotals totals;
     std::map<std::optional<std::uint64_t>, std::uint64_t> versions;
@@ -247,7 +250,7 @@ class SqliteStore final : public Store {
       if (compliance == "fail") totals.fail += count;
       if (compliance == "error") totals.error += count;
       if (compliance == "unknown") totals.unknown += count;
-      if (s.Int(3) != 0) totals.stale += count;
+      totals.stale += static_cast<std::uint64_t>(s.Int(3));
       std::optional<std::uint64_t> version;
       if (!s.IsNull(2)) version = ParseVersionKey(s.Text(2));
       versions[version] += count;
