@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,7 +21,9 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -52,19 +56,30 @@ struct Options {
   bool poll = false;
   double push_at = -1;  // seconds into the run; < 0: no push
   int collector_pid = 0;
-  int enroll_threads = 2;
+  int enroll_threads = 8;
+  int threads = 2;           // I/O threads of the simulated terminals
+  std::string acked_file;    // where to write each terminal's highest acknowledged sequence
+  std::string started_file;  // written when the load begins (enrollment done)
+  double ramp = 10;          // seconds over which the long-polls first connect
+  int max_connecting = 64;   // TLS handshakes in flight at once
 };
 
 struct Terminal {
   std::string id;
   std::unique_ptr<ssl::context> tls;
-  std::uint64_t sequence = 0;
+  std::uint64_t sequence = 0;       // the last one acknowledged
+  Clock::time_point failing_since;  // set while its reports fail (the collector is away)
 };
 
 struct Stats {
+  std::mutex mutex;
   std::vector<double> latency_ms;
   std::uint64_t errors = 0;
+  std::uint64_t busy = 0;              // 503 answers (retried after Retry-After)
   std::vector<double> propagation_ms;  // push answered → bundle received, per terminal
+  // Per terminal that lost the collector: first failure → next acknowledged report.
+  std::vector<double> catch_up_ms;
+  std::uint64_t duplicates = 0;  // re-sent reports the collector already had
 };
 
 std::string ReadFile(const std::string& path) {
@@ -181,11 +196,15 @@ class Load {
   void Run() {
     start_ = Clock::now();
     end_ = start_ + std::chrono::seconds(o_.duration);
+    // One strand per connection: the I/O threads share the terminals.
     for (auto& t : terminals_) {
-      asio::co_spawn(ioc_, Reporter(t), asio::detached);
-      if (o_.poll) asio::co_spawn(ioc_, Poller(t), asio::detached);
+      asio::co_spawn(asio::make_strand(ioc_), Reporter(t), asio::detached);
+      if (o_.poll) asio::co_spawn(asio::make_strand(ioc_), Poller(t), asio::detached);
     }
+    std::vector<std::thread> threads;
+    for (int i = 1; i < o_.threads; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
+    for (auto& thread : threads) thread.join();
   }
 
   // Called from the pushing thread just before it sends the bundle.
@@ -202,7 +221,20 @@ class Load {
   }
 
   asio::awaitable<bool> Connect(std::unique_ptr<Stream>& stream, Terminal& t) {
-    stream = std::make_unique<Stream>(ioc_, *t.tls);
+    // A bounded number of handshakes at once: real terminals do not all connect in one instant.
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    while (connecting_.fetch_add(1) >= o_.max_connecting) {
+      --connecting_;
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(use_awaitable);
+    }
+    const bool connected = co_await Handshake(stream, t);
+    --connecting_;
+    co_return connected;
+  }
+
+  asio::awaitable<bool> Handshake(std::unique_ptr<Stream>& stream, Terminal& t) {
+    stream = std::make_unique<Stream>(co_await asio::this_coro::executor, *t.tls);
     beast::error_code ec;
     beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
     co_await beast::get_lowest_layer(*stream).async_connect(endpoint_,
@@ -215,7 +247,7 @@ class Load {
   asio::awaitable<void> Reporter(Terminal& t) {
     std::minstd_rand random(static_cast<unsigned>(std::hash<std::string>{}(t.id)));
     std::uniform_real_distribution<double> unit(0, 1);
-    asio::steady_timer timer(ioc_);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
     auto next = start_ + std::chrono::duration_cast<Clock::duration>(
                              std::chrono::duration<double>(o_.interval * unit(random)));
     std::unique_ptr<Stream> stream;
@@ -226,7 +258,11 @@ class Load {
       next +=
           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.interval));
       if (!stream && !co_await Connect(stream, t)) {
-        ++stats.errors;
+        if (t.failing_since == Clock::time_point{}) t.failing_since = Clock::now();
+        {
+          std::lock_guard lock(stats.mutex);
+          ++stats.errors;
+        }
         stream.reset();
         next = std::max(next, Clock::now() + std::chrono::seconds(1));
         continue;
@@ -246,16 +282,34 @@ class Load {
       co_await http::async_write(*stream, req, redirect_error(use_awaitable, ec));
       http::response<http::string_body> res;
       if (!ec) co_await http::async_read(*stream, buffer, res, redirect_error(use_awaitable, ec));
-      if (ec || res.result_int() != 200) {
-        ++stats.errors;
-        --t.sequence;  // sent again, as the agent's spool would
-        stream.reset();
-        buffer.clear();
+      if (!ec && res.result_int() == 503) {
+        // Backpressure: the same report again after Retry-After, on the same connection.
+        --t.sequence;
+        std::lock_guard lock(stats.mutex);
+        ++stats.busy;
+        next = Clock::now() + std::chrono::seconds(1);
         continue;
       }
-      stats.latency_ms.push_back(
-          std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
-      if (o_.interval == 0) next = Clock::now();
+      if (ec || res.result_int() != 200) {
+        --t.sequence;  // sent again, as the agent's spool would
+        if (t.failing_since == Clock::time_point{}) t.failing_since = Clock::now();
+        stream.reset();
+        buffer.clear();
+        std::lock_guard lock(stats.mutex);
+        ++stats.errors;
+        continue;
+      }
+      const auto now = Clock::now();
+      const bool duplicate = res.body().find(R"("duplicate":true)") != std::string::npos;
+      std::lock_guard lock(stats.mutex);
+      stats.latency_ms.push_back(std::chrono::duration<double, std::milli>(now - sent).count());
+      if (duplicate) ++stats.duplicates;
+      if (t.failing_since != Clock::time_point{}) {
+        stats.catch_up_ms.push_back(
+            std::chrono::duration<double, std::milli>(now - t.failing_since).count());
+        t.failing_since = {};
+      }
+      if (o_.interval == 0) next = now;
     }
     if (stream) {
       beast::error_code ec;
@@ -265,15 +319,24 @@ class Load {
   }
 
   asio::awaitable<void> Poller(Terminal& t) {
+    std::minstd_rand random(static_cast<unsigned>(std::hash<std::string>{}(t.id) + 1));
+    asio::steady_timer start(
+        co_await asio::this_coro::executor,
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+            o_.ramp * std::uniform_real_distribution<double>(0, 1)(random))));
+    co_await start.async_wait(use_awaitable);
     std::unique_ptr<Stream> stream;
     beast::flat_buffer buffer;
     std::uint64_t after = 0;
     bool first = true;
     while (Clock::now() < end_) {
       if (!stream && !co_await Connect(stream, t)) {
-        ++stats.errors;
+        {
+          std::lock_guard lock(stats.mutex);
+          ++stats.errors;
+        }
         stream.reset();
-        asio::steady_timer pause(ioc_, std::chrono::seconds(1));
+        asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::seconds(1));
         co_await pause.async_wait(use_awaitable);
         continue;
       }
@@ -290,7 +353,10 @@ class Load {
       http::response<http::string_body> res;
       if (!ec) co_await http::async_read(*stream, buffer, res, redirect_error(use_awaitable, ec));
       if (ec || (res.result_int() != 200 && res.result_int() != 204)) {
-        ++stats.errors;
+        {
+          std::lock_guard lock(stats.mutex);
+          ++stats.errors;
+        }
         stream.reset();
         buffer.clear();
         continue;
@@ -301,6 +367,7 @@ class Load {
         after = policy.at("version").to_number<std::uint64_t>();
         if (const Clock::rep pushed = push_started_; !first && pushed != 0) {
           const auto since = Clock::now() - Clock::time_point(Clock::duration(pushed));
+          std::lock_guard lock(stats.mutex);
           stats.propagation_ms.push_back(std::chrono::duration<double, std::milli>(since).count());
         }
       }
@@ -311,9 +378,10 @@ class Load {
   const Options& o_;
   std::vector<Terminal>& terminals_;
   asio::ip::tcp::endpoint endpoint_;
-  asio::io_context ioc_{1};
+  asio::io_context ioc_;
   Clock::time_point start_, end_;
   std::atomic<Clock::rep> push_started_{0};
+  std::atomic<int> connecting_{0};
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -321,6 +389,35 @@ double Percentile(std::vector<double>& v, double p) {
   const auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
+}
+
+// Each terminal holds one or two connections: lift the descriptor limit to what the kernel allows.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  std::ifstream nr_open("/proc/sys/fs/nr_open");
+  rlim_t most = limit.rlim_max;
+  if (!(nr_open >> most) || geteuid() != 0) most = limit.rlim_max;
+  limit.rlim_cur = limit.rlim_max = std::max(most, limit.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// CPU seconds (user + system) the process has used so far; < 0 when unknown.
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string skip;
+  for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string ProcField(int pid, const std::string& field) {
@@ -353,7 +450,14 @@ int main(int argc, char** argv) {
       "poll", po::bool_switch(&o.poll), "each terminal also holds a policy long-poll")(
       "push-at", po::value(&o.push_at), "push a policy this many seconds in (needs --poll)")(
       "collector-pid", po::value(&o.collector_pid), "the collector's pid, for its RSS")(
-      "enroll-threads", po::value(&o.enroll_threads), "parallel enrollments (default 2)");
+      "enroll-threads", po::value(&o.enroll_threads), "parallel enrollments (default 8)")(
+      "threads", po::value(&o.threads), "I/O threads of the simulated terminals (default 2)")(
+      "acked-file", po::value(&o.acked_file),
+      "write 'terminal-id highest-acknowledged-sequence' lines here at the end")(
+      "started-file", po::value(&o.started_file), "written once enrollment is done")(
+      "ramp", po::value(&o.ramp), "seconds over which the long-polls first connect (default 10)")(
+      "max-connecting", po::value(&o.max_connecting),
+      "TLS handshakes in flight at once, as a fleet spread over time (default 64)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -364,11 +468,13 @@ int main(int argc, char** argv) {
     po::notify(vm);
     if (o.duration < 1 || o.duration > 60) throw po::error("--duration must be 1..60 seconds");
     if (o.terminals < 1) throw po::error("--terminals must be at least 1");
+    if (o.threads < 1 || o.threads > 64) throw po::error("--threads must be 1..64");
   } catch (const po::error& e) {
     std::cerr << "collector_load: " << e.what() << "\n" << desc;
     return 2;
   }
   try {
+    RaiseDescriptorLimit();
     const std::string ca_pem = ReadFile(o.ca_file);
     const auto enroll_start = Clock::now();
     std::vector<Terminal> terminals = EnrollAll(o, ca_pem);
@@ -389,7 +495,10 @@ int main(int argc, char** argv) {
         if (r.status != 201) std::cerr << "push refused: " << r.status << " " << r.body << "\n";
       });
     }
+    if (!o.started_file.empty()) std::ofstream(o.started_file) << "started\n";
+    const double cpu_before = o.collector_pid > 0 ? CpuSeconds(o.collector_pid) : -1;
     load.Run();
+    const double cpu_used = o.collector_pid > 0 ? CpuSeconds(o.collector_pid) - cpu_before : -1;
     if (pusher.joinable()) pusher.join();
 
     Stats& s = load.stats;
@@ -398,7 +507,7 @@ int main(int argc, char** argv) {
               << (o.poll ? ", long-polling" : "") << "\n"
               << "reports " << s.latency_ms.size() << " ("
               << static_cast<double>(s.latency_ms.size()) / load.seconds() << "/s), errors "
-              << s.errors << "\n"
+              << s.errors << ", busy (503) " << s.busy << ", duplicates " << s.duplicates << "\n"
               << "latency ms: p50 " << Percentile(s.latency_ms, 50) << ", p99 "
               << Percentile(s.latency_ms, 99) << ", p99.9 " << Percentile(s.latency_ms, 99.9)
               << ", max " << Percentile(s.latency_ms, 100) << "\n";
@@ -407,6 +516,36 @@ int main(int argc, char** argv) {
                 << " terminals (from the push request): p50 " << Percentile(s.propagation_ms, 50)
                 << " ms, p95 " << Percentile(s.propagation_ms, 95) << " ms, max "
                 << Percentile(s.propagation_ms, 100) << " ms\n";
+    }
+    if (!s.catch_up_ms.empty()) {
+      std::cout << "caught up after losing the collector: " << s.catch_up_ms.size()
+                << " terminals, p50 " << Percentile(s.catch_up_ms, 50) / 1000 << " s, max "
+                << Percentile(s.catch_up_ms, 100) / 1000 << " s\n";
+    }
+    {
+      // The IT view while the fleet reports: totals over every terminal, five times.
+      std::vector<double> summary_ms;
+      for (int i = 0; i < 5; ++i) {
+        const auto asked = Clock::now();
+        const auto r = HttpsRequest({o.admin_url, ca_pem, "", "", o.token, 30}, "GET",
+                                    "/v1/fleet/summary", "");
+        if (r.status != 200) throw std::runtime_error("fleet summary: " + r.body);
+        summary_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+        if (i == 4) std::cout << "fleet summary " << r.body;
+      }
+      std::cout << "fleet summary request (new TLS connection each): median "
+                << Percentile(summary_ms, 50) << " ms, max " << Percentile(summary_ms, 100)
+                << " ms\n";
+    }
+    if (!o.acked_file.empty()) {
+      std::ofstream out(o.acked_file);
+      for (const Terminal& t : terminals) out << t.id << " " << t.sequence << "\n";
+      if (!out) throw std::runtime_error(o.acked_file + ": cannot write");
+    }
+    if (cpu_used >= 0 && !s.latency_ms.empty()) {
+      std::cout << "collector CPU " << cpu_used << " s during the load ("
+                << cpu_used * 1e6 / static_cast<double>(s.latency_ms.size()) << " us per report)\n";
     }
     if (o.collector_pid > 0) {
       std::cout << "collector RSS " << ProcField(o.collector_pid, "VmRSS") << ", peak "

@@ -24,6 +24,7 @@ add_library(mamori_collector
   src/collector/mfa_credential.cpp
   src/collector/mfa_api.cpp
   src/collector/accepted_step.cpp
+  src/collector/request_workers.cpp
 )
 add_library(mamori::collector ALIAS mamori_collector)
 target_include_directories(mamori_collector PUBLIC include PRIVATE src)

@@ -296,6 +296,73 @@ TEST_P(StoreTest, TextKeepsQuotesBackslashesCommasAndBraces) {
   EXPECT_EQ(store_->FindTerminal("t-a")->last_seen, 2100);
 }
 
+TEST_P(StoreTest, GroupCommitStoresEveryGoodReportOfABatchWithABadOne) {
+  const std::string token = AddToken("g", 2, 5000);
+  EnrollOk(token, "t-a", "m-a", "k-a");
+  EnrollOk(token, "t-b", "m-b", "k-b");
+  store_->IngestReport("t-a", MakeReport(1, "pass"), 2000);
+  const std::vector<IngestItem> batch = {{"t-a", MakeReport(2, "fail")},
+                                         {"t-none", MakeReport(1, "pass")},
+                                         {"t-a", MakeReport(1, "pass")},
+                                         {"t-b", MakeReport(1, "pass")},
+                                         {"t-b", MakeReport(1, "pass")}};
+  const std::vector<IngestResult> results = store_->IngestReports(batch, 2100);
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_TRUE(results[0].stored);
+  EXPECT_FALSE(results[0].duplicate);
+  EXPECT_EQ(results[0].ack, 2u);
+  EXPECT_FALSE(results[1].stored);
+  EXPECT_NE(results[1].error.find("t-none"), std::string::npos) << results[1].error;
+  EXPECT_TRUE(results[2].stored);
+  EXPECT_TRUE(results[2].duplicate);
+  EXPECT_EQ(results[2].ack, 2u);
+  EXPECT_TRUE(results[3].stored);
+  EXPECT_FALSE(results[3].duplicate);
+  EXPECT_TRUE(results[4].duplicate);  // the same sequence twice in one batch is stored once
+  EXPECT_TRUE(store_->HasReport("t-a", 2));
+  EXPECT_TRUE(store_->HasReport("t-b", 1));
+  EXPECT_FALSE(store_->HasReport("t-none", 1));
+  EXPECT_EQ(store_->Events(0, 100).size(), 3u);
+  EXPECT_EQ(store_->FindTerminal("t-a")->last_sequence, 2u);
+}
+
+TEST_P(StoreTest, FleetSummaryCountsComplianceStalenessAndPolicyVersions) {
+  const std::string token = AddToken("g", 4, 5000);
+  EnrollOk(token, "t-a", "m-a", "k-a");
+  EnrollOk(token, "t-b", "m-b", "k-b");
+  EnrollOk(token, "t-c", "m-c", "k-c");
+  EnrollOk(token, "t-d", "m-d", "k-d");
+  store_->IngestReport("t-a", MakeReport(1, "fail"), 2000);
+  store_->IngestReport("t-b", MakeReport(1, "pass"), 3000);
+  store_->IngestReport("t-c", MakeReport(1, "pass"), 3000);
+  store_->IngestReport("t-c", MakeReport(2, "fail"), 3100);  // a newer report changes its status
+  Report erring = MakeReport(1, "pass");
+  erring.checks[0].result = "error";
+  erring.policy_version = 9;
+  store_->IngestReport("t-d", erring, 3000);
+  EXPECT_EQ(store_->FleetSummary(0).error, 1u);
+  store_->IngestReport("t-d", MakeReport(2, "pass"), 3200);
+  ASSERT_TRUE(store_->RevokeTerminal("t-b"));
+
+  const FleetTotals totals = store_->FleetSummary(2500);
+  EXPECT_EQ(totals.terminals, 4u);
+  EXPECT_EQ(totals.revoked, 1u);
+  EXPECT_EQ(totals.fail, 2u);
+  EXPECT_EQ(totals.pass, 1u);
+  EXPECT_EQ(totals.error, 0u);
+  EXPECT_EQ(totals.unknown, 0u);
+  EXPECT_EQ(totals.stale, 1u);  // t-a, last seen at 2000
+  using Versions = std::vector<std::pair<std::optional<std::uint64_t>, std::uint64_t>>;
+  EXPECT_EQ(totals.policy_versions, (Versions{{7, 3}}));
+
+  EnrollOk(AddToken("g", 1, 5000), "t-e", "m-e", "k-e");
+  const FleetTotals later = store_->FleetSummary(999);
+  EXPECT_EQ(later.terminals, 5u);
+  EXPECT_EQ(later.unknown, 1u);
+  EXPECT_EQ(later.stale, 0u);
+  EXPECT_EQ(later.policy_versions, (Versions{{std::nullopt, 1}, {7, 3}}));
+}
+
 TEST_P(StoreTest, ReportForAnUnknownTerminalIsAStoreError) {
   EXPECT_THROW(store_->IngestReport("t-none", MakeReport(1, "pass"), 2000), StoreError);
   EXPECT_FALSE(store_->HasReport("t-none", 1));

@@ -9,8 +9,9 @@ add_executable(collector_unit_tests
   unit/collector_ca_test.cpp
   unit/collector_api_test.cpp
   unit/collector_mfa_test.cpp
+  unit/collector_workers_test.cpp
 )
-# The MFA test reads the collector's private helpers (collector/src).
+# The MFA and request-worker tests read the collector's private headers (collector/src).
 target_include_directories(collector_unit_tests PRIVATE ${PROJECT_SOURCE_DIR}/collector/src)
 target_link_libraries(collector_unit_tests PRIVATE mamori::collector mamorictl_admin mamori_test_pki
   GTest::gtest_main)

@@ -65,6 +65,7 @@ HttpResponse Api::HandleAdmin(const HttpRequest& request) {
       return HttpResponse{200, metrics_.Render(), "text/plain; version=0.0.4"};
     }
     if (path == "/v1/fleet") return get ? Fleet() : ErrorResponse(405, "use GET");
+    if (path == "/v1/fleet/summary") return get ? FleetSummary() : ErrorResponse(405, "use GET");
     if (path == "/v1/events")
       return get ? ListEvents(request.target) : ErrorResponse(405, "use GET");
     if (auto id = PathParameter(path, "/v1/terminals/", "")) {
@@ -182,6 +183,28 @@ HttpResponse Api::Fleet() {
   boost::json::object body;
   body["terminals"] = std::move(terminals);
   body["stale_after_seconds"] = kStaleIntervals * interval;
+  return JsonResponse(200, body);
+}
+
+HttpResponse Api::FleetSummary() {
+  const int interval = ReportIntervalSeconds();
+  const UnixTime stale_after = static_cast<UnixTime>(kStaleIntervals) * interval;
+  const FleetTotals totals = store_.FleetSummary(clock_() - stale_after);
+  boost::json::object body;
+  body["terminals"] = totals.terminals;
+  body["revoked"] = totals.revoked;
+  body["stale"] = totals.stale;
+  body["pass"] = totals.pass;
+  body["fail"] = totals.fail;
+  body["error"] = totals.error;
+  body["unknown"] = totals.unknown;
+  boost::json::array versions;
+  for (const auto& [version, count] : totals.policy_versions) {
+    versions.push_back({{"policy_version", version ? boost::json::value(*version) : nullptr},
+                        {"terminals", count}});
+  }
+  body["policy_versions"] = std::move(versions);
+  body["stale_after_seconds"] = stale_after;
   return JsonResponse(200, body);
 }
 

@@ -190,10 +190,9 @@ HttpResponse Api::HandleAgent(const HttpRequest& request) {
     }
     if (target.path == "/v1/reports") {
       if (request.method != "POST") return ErrorResponse(405, "use POST");
-      HttpResponse error;
-      auto terminal = AuthenticateTerminal(request, error);
-      if (!terminal) return error;
-      return IngestReport(*terminal, request);
+      auto prepared = PrepareReport(request);
+      if (auto* refused = std::get_if<HttpResponse>(&prepared)) return std::move(*refused);
+      return CommitReports({std::get<IngestItem>(std::move(prepared))}).front();
     }
     if (target.path == "/v1/mfa/credentials") {
       if (request.method != "GET") return ErrorResponse(405, "use GET");
@@ -291,15 +290,42 @@ HttpResponse Api::Enroll(const HttpRequest& request) {
   return JsonResponse(201, body);
 }
 
-HttpResponse Api::IngestReport(const Terminal& terminal, const HttpRequest& request) {
-  const Report report = ParseReport(request.body);
-  const bool duplicate = store_.HasReport(terminal.id, report.sequence);
-  const std::uint64_t ack = store_.IngestReport(terminal.id, report, clock_());
-  metrics_.CountReport(duplicate);
-  boost::json::object body;
-  body["ack"] = ack;
-  body["duplicate"] = duplicate;
-  return JsonResponse(200, body);
+bool Api::IsReport(const HttpRequest& request) {
+  return request.method == "POST" && ParseTarget(request.target).path == "/v1/reports";
+}
+
+std::variant<HttpResponse, IngestItem> Api::PrepareReport(const HttpRequest& request) {
+  try {
+    HttpResponse error;
+    auto terminal = AuthenticateTerminal(request, error);
+    if (!terminal) return error;
+    return IngestItem{terminal->id, ParseReport(request.body)};
+  } catch (const BadRequest& e) {
+    return ErrorResponse(400, e.what());
+  }
+}
+
+std::vector<HttpResponse> Api::CommitReports(const std::vector<IngestItem>& items) {
+  const std::vector<IngestResult> results = store_.IngestReports(items, clock_());
+  std::vector<HttpResponse> out;
+  out.reserve(results.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const IngestResult& r = results[i];
+    if (!r.stored) {
+      Log("error", "report not stored",
+          {{"terminal", items[i].terminal_id},
+           {"sequence", items[i].report.sequence},
+           {"error", r.error}});
+      out.push_back(ErrorResponse(500, "internal error; see the collector's log"));
+      continue;
+    }
+    metrics_.CountReport(r.duplicate);
+    boost::json::object body;
+    body["ack"] = r.ack;
+    body["duplicate"] = r.duplicate;
+    out.push_back(JsonResponse(200, body));
+  }
+  return out;
 }
 
 int Api::ReportIntervalSeconds() {

@@ -1,6 +1,9 @@
 #include "mamori/collector/postgres_store.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -210,12 +213,129 @@ BEGIN
   RETURN p_sequence;
 END $$;
 )sql",
+    // Fleet totals without scanning the fleet: each terminal's compliance is kept by the ingest
+    // function; a trigger logs each change of a terminal's (revoked, compliance, policy version)
+    // as -1/+1 rows in fleet_count_deltas, insert-only so that concurrent reports never wait for
+    // one counter row, and FoldFleetCounts adds them into fleet_counts now and then. The stale
+    // terminals are a range of a partial index.
+    R"sql(
+ALTER TABLE terminals ADD COLUMN compliance TEXT NOT NULL DEFAULT 'unknown';
+UPDATE terminals t SET compliance = (SELECT CASE WHEN bool_or(c.result = 'fail') THEN 'fail'
+  WHEN bool_or(c.result = 'error') THEN 'error' ELSE 'pass' END
+  FROM check_state c WHERE c.terminal_id = t.id) WHERE last_sequence > 0;
+CREATE INDEX terminals_seen ON terminals ((COALESCE(last_seen, enrolled_at))) WHERE NOT revoked;
+-- policy_key: the policy version, -1 before the terminal reported one.
+CREATE TABLE fleet_counts (
+  revoked BOOLEAN NOT NULL, compliance TEXT NOT NULL, policy_key NUMERIC(20, 0) NOT NULL,
+  terminals BIGINT NOT NULL, PRIMARY KEY (revoked, compliance, policy_key));
+CREATE TABLE fleet_count_deltas (
+  revoked BOOLEAN NOT NULL, compliance TEXT NOT NULL, policy_key NUMERIC(20, 0) NOT NULL,
+  delta INTEGER NOT NULL);
+INSERT INTO fleet_counts
+  SELECT revoked, compliance, COALESCE(policy_version, -1), COUNT(*) FROM terminals
+  GROUP BY 1, 2, 3;
+CREATE FUNCTION mamori_count_terminal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF OLD.revoked = NEW.revoked AND OLD.compliance = NEW.compliance AND
+       OLD.policy_version IS NOT DISTINCT FROM NEW.policy_version THEN
+      RETURN NULL;
+    END IF;
+    INSERT INTO fleet_count_deltas
+      VALUES (OLD.revoked, OLD.compliance, COALESCE(OLD.policy_version, -1), -1);
+  END IF;
+  INSERT INTO fleet_count_deltas
+    VALUES (NEW.revoked, NEW.compliance, COALESCE(NEW.policy_version, -1), 1);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER terminals_count AFTER INSERT OR UPDATE OF revoked, compliance, policy_version
+  ON terminals FOR EACH ROW EXECUTE FUNCTION mamori_count_terminal();
+CREATE OR REPLACE FUNCTION mamori_ingest_report(
+  p_terminal TEXT, p_sequence BIGINT, p_now BIGINT, p_policy_version NUMERIC,
+  p_check_ids TEXT[], p_results TEXT[], p_observed TEXT[],
+  p_event_times BIGINT[], p_event_types TEXT[], p_event_data TEXT[],
+  p_step_users TEXT[], p_steps BIGINT[], p_step_times BIGINT[]) RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_last BIGINT;
+  v_prev check_state%ROWTYPE;
+  v_existed BOOLEAN;
+  v_changed BOOLEAN;
+  v_first TEXT;
+BEGIN
+  SELECT last_sequence INTO v_last FROM terminals WHERE id = p_terminal FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no terminal %', p_terminal;
+  END IF;
+  INSERT INTO reports (terminal_id, sequence, received_at, policy_version)
+    VALUES (p_terminal, p_sequence, p_now, p_policy_version) ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN v_last;  -- already stored
+  END IF;
+  INSERT INTO events (terminal_id, sequence, time, type, data, received_at)
+    SELECT p_terminal, p_sequence, e.t, e.ty, e.d, p_now
+    FROM unnest(p_event_times, p_event_types, p_event_data) WITH ORDINALITY AS e(t, ty, d, n)
+    ORDER BY e.n;
+  -- A TOTP step accepted for the same user on another terminal: the code was seen twice. Reports
+  -- of two terminals may be stored at once; a lock per user and step orders them.
+  FOR i IN 1 .. coalesce(array_length(p_steps, 1), 0) LOOP
+    PERFORM pg_advisory_xact_lock(1835101549, hashtext(p_step_users[i] || '/' || p_steps[i]));
+    SELECT terminal_id INTO v_first FROM mfa_accepted_steps
+      WHERE username = p_step_users[i] AND step = p_steps[i] AND terminal_id <> p_terminal
+      ORDER BY terminal_id LIMIT 1;
+    IF FOUND THEN
+      INSERT INTO events (terminal_id, sequence, time, type, data, received_at)
+        VALUES (p_terminal, p_sequence, p_step_times[i], 'mfa.code_reused',
+                json_build_object('user', p_step_users[i], 'step', p_steps[i]::text,
+                                  'first_terminal', v_first, 'terminal', p_terminal)::text,
+                p_now);
+    END IF;
+    INSERT INTO mfa_accepted_steps (username, step, terminal_id)
+      VALUES (p_step_users[i], p_steps[i], p_terminal) ON CONFLICT DO NOTHING;
+  END LOOP;
+  -- A report that arrives after a later one adds its events but keeps the newer status.
+  IF p_sequence <= v_last THEN
+    UPDATE terminals SET last_seen = p_now WHERE id = p_terminal;
+    RETURN v_last;
+  END IF;
+  FOR i IN 1 .. coalesce(array_length(p_check_ids, 1), 0) LOOP
+    SELECT * INTO v_prev FROM check_state
+      WHERE terminal_id = p_terminal AND check_id = p_check_ids[i];
+    v_existed := FOUND;
+    v_changed := NOT v_existed OR v_prev.result <> p_results[i] OR v_prev.observed <> p_observed[i];
+    INSERT INTO check_state (terminal_id, check_id, result, observed, changed_at, first_failed_at,
+                             updated_at)
+      VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i],
+              CASE WHEN v_changed THEN p_now ELSE v_prev.changed_at END,
+              CASE WHEN p_results[i] = 'fail' THEN
+                COALESCE(CASE WHEN v_existed THEN v_prev.first_failed_at END, p_now) END,
+              p_now)
+      ON CONFLICT (terminal_id, check_id) DO UPDATE SET result = excluded.result,
+        observed = excluded.observed, changed_at = excluded.changed_at,
+        first_failed_at = excluded.first_failed_at, updated_at = excluded.updated_at;
+    IF v_changed THEN
+      INSERT INTO check_history (terminal_id, check_id, result, observed, at, sequence)
+        VALUES (p_terminal, p_check_ids[i], p_results[i], p_observed[i], p_now, p_sequence);
+    END IF;
+  END LOOP;
+  UPDATE terminals SET last_sequence = p_sequence, last_seen = p_now,
+    policy_version = COALESCE(p_policy_version, policy_version),
+    compliance = (SELECT CASE WHEN bool_or(result = 'fail') THEN 'fail'
+      WHEN bool_or(result = 'error') THEN 'error' ELSE 'pass' END
+      FROM check_state WHERE terminal_id = p_terminal)
+    WHERE id = p_terminal;
+  RETURN p_sequence;
+END $$;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // Taken by every collector that migrates, so that two starting at once apply each version once.
 constexpr std::int64_t kMigrationLock = 0x6d616d6f7269;  // "mamori"
+
+// The fleet count changes logged meanwhile are folded every so many report batches.
+constexpr std::uint64_t kFoldEveryBatches = 64;
 
 // Enough for a burst of enrollments contending on one token; each retry waits a little longer.
 constexpr int kMaxAttempts = 30;
@@ -261,7 +381,9 @@ Terminal ReadTerminal(const Result& r, int row) {
 
 class PostgresStore final : public Store {
  public:
-  explicit PostgresStore(const std::string& conninfo) : db_(conninfo) { Migrate(); }
+  explicit PostgresStore(const std::string& conninfo) : db_(conninfo), reader_(conninfo) {
+    Migrate();
+  }
 
   void CreateEnrollmentToken(const EnrollmentToken& token,
                              const std::string& secret_hash) override {
@@ -338,7 +460,7 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Terminal> FindTerminal(const std::string& id) override {
-    return Transact(Isolation::kReadCommitted, [&] { return FindTerminalLocked(id); });
+    return Read([&](pg::Connection& db) { return FindTerminalOn(db, id); });
   }
 
   bool RevokeTerminal(const std::string& id) override {
@@ -376,36 +498,78 @@ class PostgresStore final : public Store {
   // did in SQLite; reports of different terminals proceed in parallel.
   std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
                              UnixTime now) override {
-    const std::int64_t sequence = AsInt(report.sequence);
-    std::vector<std::string> check_ids, results, observed, event_types, event_data;
-    std::vector<std::int64_t> event_times;
-    std::vector<std::string> step_users;
-    std::vector<std::int64_t> steps, step_times;
-    for (const CheckResult& c : report.checks) {
-      check_ids.push_back(c.check_id);
-      results.push_back(c.result);
-      observed.push_back(c.observed);
+    return Transact(Isolation::kSingleStatement,
+                    [&] { return IngestLocked(terminal_id, report, now).ack; });
+  }
+
+  // One transaction for the batch, its reports in terminal order so that two collectors
+  // batching the same terminals take their row locks in one order.
+  std::vector<IngestResult> IngestReports(const std::vector<IngestItem>& items,
+                                          UnixTime now) override {
+    std::vector<std::size_t> order(items.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return items[a].terminal_id < items[b].terminal_id;
+    });
+    std::vector<IngestResult> results(items.size());
+    if (++batches_ % kFoldEveryBatches == 0) FoldFleetCounts();
+    try {
+      Transact(Isolation::kReadCommitted, [&] {
+        for (const std::size_t i : order) {
+          results[i] = IngestLocked(items[i].terminal_id, items[i].report, now);
+        }
+        return 0;
+      });
+      return results;
+    } catch (const std::exception&) {
+      // Something in the batch failed and it all rolled back: each report again on its own, so
+      // that only the failing one is refused.
     }
-    for (const Event& e : report.events) {
-      event_times.push_back(e.time);
-      event_types.push_back(e.type);
-      event_data.push_back(e.data);
-      if (auto accepted = AcceptedStepOf(e)) {
-        step_users.push_back(accepted->user);
-        steps.push_back(AsInt(accepted->step));
-        step_times.push_back(e.time);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      try {
+        const bool stored = HasReport(items[i].terminal_id, items[i].report.sequence);
+        results[i] = {true, stored, IngestReport(items[i].terminal_id, items[i].report, now), ""};
+      } catch (const std::exception& e) {
+        results[i] = {false, false, 0, e.what()};
       }
     }
-    return Transact(Isolation::kSingleStatement, [&] {
+    return results;
+  }
+
+  FleetTotals FleetSummary(UnixTime stale_before) override {
+    FoldFleetCounts();
+    return Transact(Isolation::kReadCommitted, [&] {
+      // fleet_counts plus the changes not folded in yet: one consistent snapshot.
       const Result r = db_.Exec(
-          "SELECT mamori_ingest_report($1, $2, $3, $4::numeric, $5::text[], $6::text[], "
-          "$7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], "
-          "$13::bigint[])",
-          {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version),
-           pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
-           pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data),
-           pg::TextArray(step_users), pg::IntArray(steps), pg::IntArray(step_times)});
-      return static_cast<std::uint64_t>(r.Int(0, 0));
+          "SELECT revoked, compliance, NULLIF(policy_key, -1), 0, SUM(terminals) FROM "
+          "(SELECT revoked, compliance, policy_key, terminals FROM fleet_counts UNION ALL "
+          "SELECT revoked, compliance, policy_key, delta FROM fleet_count_deltas) c "
+          "GROUP BY 1, 2, 3 HAVING SUM(terminals) > 0");
+      FleetTotals totals;
+      totals.stale = static_cast<std::uint64_t>(
+          db_.Exec("SELECT COUNT(*) FROM terminals WHERE NOT revoked AND "
+                   "COALESCE(last_seen, enrolled_at) < $1",
+                   {Int(stale_before)})
+              .Int(0, 0));
+      std::map<std::optional<std::uint64_t>, std::uint64_t> versions;
+      for (int i = 0; i < r.rows(); ++i) {
+        const auto count = static_cast<std::uint64_t>(r.Int(i, 4));
+        totals.terminals += count;
+        if (r.Bool(i, 0)) {
+          totals.revoked += count;
+          continue;
+        }
+        const std::string compliance = r.Text(i, 1);
+        if (compliance == "pass") totals.pass += count;
+        if (compliance == "fail") totals.fail += count;
+        if (compliance == "error") totals.error += count;
+        if (compliance == "unknown") totals.unknown += count;
+        std::optional<std::uint64_t> version;
+        if (!r.IsNull(i, 2)) version = std::stoull(r.Text(i, 2));
+        versions[version] += count;
+      }
+      totals.policy_versions.assign(versions.begin(), versions.end());
+      return totals;
     });
   }
 
@@ -481,8 +645,8 @@ class PostgresStore final : public Store {
   }
 
   std::optional<PolicyRecord> LatestPolicy() override {
-    return Transact(Isolation::kReadCommitted, [&]() -> std::optional<PolicyRecord> {
-      const Result r = db_.Exec(
+    return Read([&](pg::Connection& db) -> std::optional<PolicyRecord> {
+      const Result r = db.Exec(
           "SELECT version, hash, bundle, stored_at FROM policies ORDER BY version DESC LIMIT 1");
       if (r.rows() == 0) return std::nullopt;
       return PolicyRecord{std::stoull(r.Text(0, 0)), r.Text(0, 1), r.Bytes(0, 2), r.Int(0, 3)};
@@ -596,6 +760,7 @@ class PostgresStore final : public Store {
     });
   }
 
+ private:
   // Runs `body` in one transaction on the store's connection, again from the start when
   // PostgreSQL reports a serialization failure or deadlock, or when the connection turns out to
   // be broken before anything was sent but BEGIN (a server restart, an idle connection dropped).
@@ -632,6 +797,69 @@ class PostgresStore final : public Store {
       }
       std::uniform_int_distribution<int> jitter(1, 2 * attempt);
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter(random_)));
+    }
+  }
+
+  // One report in one statement; `duplicate` comes from the statement's snapshot, taken before
+  // the function inserts.
+  IngestResult IngestLocked(const std::string& terminal_id, const Report& report, UnixTime now) {
+    const std::int64_t sequence = AsInt(report.sequence);
+    std::vector<std::string> check_ids, results, observed, event_types, event_data;
+    std::vector<std::int64_t> event_times;
+    for (const CheckResult& c : report.checks) {
+      check_ids.push_back(c.check_id);
+      results.push_back(c.result);
+      observed.push_back(c.observed);
+    }
+    std::vector<std::string> step_users;
+    std::vector<std::int64_t> steps, step_times;
+    for (const Event& e : report.events) {
+      event_times.push_back(e.time);
+      event_types.push_back(e.type);
+      event_data.push_back(e.data);
+      if (auto accepted = AcceptedStepOf(e)) {
+        step_users.push_back(accepted->user);
+        steps.push_back(AsInt(accepted->step));
+        step_times.push_back(e.time);
+      }
+    }
+    const Result r = db_.Exec(
+        "SELECT EXISTS (SELECT 1 FROM reports WHERE terminal_id = $1 AND sequence = $2), "
+        "mamori_ingest_report($1, $2, $3, $4::numeric, $5::text[], $6::text[], $7::text[], "
+        "$8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])",
+        {Text(terminal_id), Int(sequence), Int(now), Version(report.policy_version),
+         pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
+         pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data),
+         pg::TextArray(step_users), pg::IntArray(steps), pg::IntArray(step_times)});
+    return {true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
+  }
+
+  // Moves the logged count changes into fleet_counts in one statement: the totals read the same
+  // before and after, and two collectors folding at once move each change once.
+  void FoldFleetCounts() {
+    Transact(Isolation::kSingleStatement, [&] {
+      db_.Exec(
+          "WITH moved AS (DELETE FROM fleet_count_deltas RETURNING *) INSERT INTO fleet_counts "
+          "SELECT revoked, compliance, policy_key, SUM(delta) FROM moved GROUP BY 1, 2, 3 "
+          "ON CONFLICT (revoked, compliance, policy_key) DO UPDATE SET terminals = "
+          "fleet_counts.terminals + excluded.terminals");
+      return 0;
+    });
+  }
+
+  // A read of one statement on a connection of its own, so that authenticating a terminal or
+  // answering a long-poll never waits behind a batch of reports. Sent again once when the
+  // connection turns out to be broken.
+  template <class Body>
+  auto Read(Body&& body) -> decltype(body(std::declval<pg::Connection&>())) {
+    std::lock_guard lock(reader_mutex_);
+    for (int attempt = 1;; ++attempt) {
+      reader_.EnsureOpen();
+      try {
+        return body(reader_);
+      } catch (const pg::Error&) {
+        if (PQstatus(reader_.handle()) != CONNECTION_BAD || attempt == 2) throw;
+      }
     }
   }
 
@@ -679,9 +907,13 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Terminal> FindTerminalLocked(const std::string& id) {
+    return FindTerminalOn(db_, id);
+  }
+
+  static std::optional<Terminal> FindTerminalOn(pg::Connection& db, const std::string& id) {
     const std::string sql =
         std::string("SELECT ") + kTerminalColumns + " FROM terminals WHERE id = $1";
-    const Result r = db_.Exec(sql.c_str(), {Text(id)});
+    const Result r = db.Exec(sql.c_str(), {Text(id)});
     if (r.rows() == 0) return std::nullopt;
     return ReadTerminal(r, 0);
   }
@@ -694,7 +926,11 @@ class PostgresStore final : public Store {
 
   std::mutex mutex_;
   pg::Connection db_;
+  std::mutex reader_mutex_;
+  pg::Connection reader_;
   std::minstd_rand random_{std::random_device{}()};
+  std::atomic<std::uint64_t> batches_{
+      0};  // of IngestReports, to fold the fleet counts now and then
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collector/log.h"
+#include "collector/request_workers.h"
 #include "mamori/policy/text.h"
 
 namespace mamori::collector {
@@ -103,6 +104,16 @@ struct Server::Impl {
   tcp::acceptor admin_acceptor{ioc};
   std::set<asio::steady_timer*> waiters;
   bool stopping = false;
+  // Last, so it goes first: its threads post their answers into `ioc`.
+  std::unique_ptr<RequestWorkers> workers;
+
+  // A request on its way through the workers; its answer comes back through `ioc`.
+  struct Pending {
+    explicit Pending(asio::io_context& context)
+        : timer(context, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    std::optional<HttpResponse> response;
+  };
 
   void Open(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const char* name) {
     boost::system::error_code ec;
@@ -147,10 +158,28 @@ struct Server::Impl {
     co_return poll.response ? *poll.response : HttpResponse{204, "", "application/json"};
   }
 
-  asio::awaitable<HttpResponse> Handle(bool agent, const HttpRequest& request, Stream& stream) {
+  asio::awaitable<HttpResponse> Offload(bool agent, HttpRequest request) {
+    auto pending = std::make_shared<Pending>(ioc);
+    const bool queued =
+        workers->Submit(agent, std::move(request), [this, pending](HttpResponse response) {
+          asio::post(ioc, [pending, response = std::move(response)]() mutable {
+            pending->response = std::move(response);
+            pending->timer.cancel();
+          });
+        });
+    if (!queued) co_return workers->Busy();
+    while (!pending->response) {
+      boost::system::error_code ec;
+      co_await pending->timer.async_wait(redirect_error(use_awaitable, ec));
+    }
+    co_return std::move(*pending->response);
+  }
+
+  asio::awaitable<HttpResponse> Handle(bool agent, HttpRequest request, Stream& stream) {
+    if (!agent || !Api::IsPolicyPoll(request))
+      co_return co_await Offload(agent, std::move(request));
     try {
-      if (agent && Api::IsPolicyPoll(request)) co_return co_await LongPoll(request, stream);
-      co_return agent ? api.HandleAgent(request) : api.HandleAdmin(request);
+      co_return co_await LongPoll(request, stream);
     } catch (const std::exception& e) {
       Log("error", "request failed", {{"target", request.target}, {"error", e.what()}});
     }
@@ -218,7 +247,7 @@ struct Server::Impl {
         request.body = std::move(req.body());
         request.peer = peer;
         close = !req.keep_alive();
-        response = co_await Handle(agent, request, stream);
+        response = co_await Handle(agent, std::move(request), stream);
       }
       metrics.CountResponse(listener, response.status);
 
@@ -226,6 +255,9 @@ struct Server::Impl {
       res.set(http::field::server, "mamori-collector");
       res.set(http::field::date, HttpDate());
       if (!response.body.empty()) res.set(http::field::content_type, response.content_type);
+      if (response.retry_after_seconds > 0) {
+        res.set(http::field::retry_after, std::to_string(response.retry_after_seconds));
+      }
       res.set(http::field::cache_control, "no-store");
       res.body() = std::move(response.body);
       res.keep_alive(!close);
@@ -261,7 +293,10 @@ Server::Server(Api& api, Metrics& metrics, const ServerOptions& options,
   // A certificate, when sent, must chain to the CA; enrollment is the one request without one.
   impl_->agent_ctx.add_certificate_authority(asio::buffer(ca_pem));
   impl_->agent_ctx.set_verify_mode(ssl::verify_peer);
-  api.OnPolicyStored([impl = impl_.get()] { impl->WakePolicyWaiters(); });
+  // Policies are stored on a worker thread; the waiters belong to the I/O thread.
+  api.OnPolicyStored(
+      [impl = impl_.get()] { asio::post(impl->ioc, [impl] { impl->WakePolicyWaiters(); }); });
+  impl_->workers = std::make_unique<RequestWorkers>(api, WorkerOptions{});
 }
 
 Server::~Server() = default;

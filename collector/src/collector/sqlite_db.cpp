@@ -18,7 +18,29 @@ Db::Db(const std::string& path) : path_(path) {
   sqlite3_extended_result_codes(db_, 1);
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* Db::Take(const char* sql) {
+  if (auto it = cache_.find(sql); it != cache_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    cache_.erase(it);
+    return stmt;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    Fail("prepare");
+  }
+  return stmt;
+}
+
+void Db::Give(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  cache_.emplace(sqlite3_sql(stmt), stmt);
+}
 
 void Db::Fail(std::string_view what) const {
   throw StoreError(path_ + ": " + std::string(what) + ": " + sqlite3_errmsg(db_));
@@ -33,13 +55,9 @@ void Db::Exec(const char* sql) {
   }
 }
 
-Stmt::Stmt(Db& db, const char* sql) : db_(db) {
-  if (sqlite3_prepare_v2(db.handle(), sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-    db.Fail("prepare");
-  }
-}
+Stmt::Stmt(Db& db, const char* sql) : db_(db), stmt_(db.Take(sql)) {}
 
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+Stmt::~Stmt() { db_.Give(stmt_); }
 
 Stmt& Stmt::Bind(int index, std::string_view text) {
   if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),

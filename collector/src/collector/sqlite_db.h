@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace mamori::collector::sqlite {
 
@@ -23,8 +24,15 @@ class Db {
   [[noreturn]] void Fail(std::string_view what) const;
 
  private:
+  friend class Stmt;
+  // Prepared statements by SQL text: parsing costs more than running most of them. A statement in
+  // use is out of the cache, so the same SQL may be open twice.
+  sqlite3_stmt* Take(const char* sql);
+  void Give(sqlite3_stmt* stmt);
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::unordered_multimap<std::string, sqlite3_stmt*> cache_;
 };
 
 class Stmt {

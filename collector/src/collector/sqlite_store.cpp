@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 #include <mutex>
 
 #include "collector/sqlite_db.h"
@@ -75,6 +76,16 @@ CREATE TABLE mfa_accepted_steps (
   terminal_id TEXT NOT NULL REFERENCES terminals (id),
   PRIMARY KEY (username, step, terminal_id)) WITHOUT ROWID;
 )sql",
+    // Fleet totals without reading check_state: each terminal's compliance is kept by the ingest
+    // transaction, and one covering index answers the summary.
+    R"sql(
+ALTER TABLE terminals ADD COLUMN compliance TEXT NOT NULL DEFAULT 'unknown';
+UPDATE terminals SET compliance = (SELECT CASE WHEN SUM(c.result = 'fail') > 0 THEN 'fail'
+  WHEN SUM(c.result = 'error') > 0 THEN 'error' ELSE 'pass' END
+  FROM check_state c WHERE c.terminal_id = terminals.id) WHERE last_sequence > 0;
+CREATE INDEX terminals_summary ON terminals
+  (revoked, compliance, policy_version, last_seen, enrolled_at);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -128,7 +139,14 @@ class SqliteStore final : public Store {
     // FULL: a commit survives power loss, not only a crash of the process.
     db_.Exec("PRAGMA synchronous = FULL");
     db_.Exec("PRAGMA foreign_keys = ON");
+    // A fleet's working set (its terminals, check states, index pages) stays in memory.
+    db_.Exec("PRAGMA cache_size = -65536");
     Migrate();
+    // WAL lets this second connection read committed data while the first one writes, so the
+    // requests that only read (authentication, long-polls, fleet totals) never wait for a commit.
+    reader_.emplace(path);
+    reader_->Exec("PRAGMA busy_timeout = 5000");
+    reader_->Exec("PRAGMA cache_size = -16384");
   }
 
   void CreateEnrollmentToken(const EnrollmentToken& token,
@@ -221,14 +239,44 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Terminal> FindTerminal(const std::string& id) override {
-    std::lock_guard lock(mutex_);
-    return FindTerminalLocked(id);
+    std::lock_guard lock(reader_mutex_);
+    return FindTerminalIn(*reader_, id);
   }
 
   bool RevokeTerminal(const std::string& id) override {
     std::lock_guard lock(mutex_);
     Stmt(db_, "UPDATE terminals SET revoked = 1 WHERE id = ?").Bind(1, id).Run();
     return sqlite3_changes(db_.handle()) > 0;
+  }
+
+  FleetTotals FleetSummary(UnixTime stale_before) override {
+    std::lock_guard lock(reader_mutex_);
+    // Answered from the terminals_summary index alone: a few bytes per terminal.
+    Stmt s(*reader_,
+           "SELECT revoked, compliance, policy_version, SUM(COALESCE(last_seen, enrolled_at) < ?), "
+           "COUNT(*) FROM terminals INDEXED BY terminals_summary GROUP BY 1, 2, 3");
+    s.Bind(1, stale_before);
+    FleetTotals totals;
+    std::map<std::optional<std::uint64_t>, std::uint64_t> versions;
+    while (s.Step()) {
+      const auto count = static_cast<std::uint64_t>(s.Int(4));
+      totals.terminals += count;
+      if (s.Int(0) != 0) {
+        totals.revoked += count;
+        continue;
+      }
+      const std::string compliance = s.Text(1);
+      if (compliance == "pass") totals.pass += count;
+      if (compliance == "fail") totals.fail += count;
+      if (compliance == "error") totals.error += count;
+      if (compliance == "unknown") totals.unknown += count;
+      totals.stale += static_cast<std::uint64_t>(s.Int(3));
+      std::optional<std::uint64_t> version;
+      if (!s.IsNull(2)) version = ParseVersionKey(s.Text(2));
+      versions[version] += count;
+    }
+    totals.policy_versions.assign(versions.begin(), versions.end());
+    return totals;
   }
 
   std::vector<FleetEntry> Fleet() override {
@@ -257,6 +305,42 @@ class SqliteStore final : public Store {
                              UnixTime now) override {
     std::lock_guard lock(mutex_);
     Transaction tx(db_);
+    const IngestResult result = IngestLocked(terminal_id, report, now);
+    tx.Commit();
+    return result.ack;
+  }
+
+  std::vector<IngestResult> IngestReports(const std::vector<IngestItem>& items,
+                                          UnixTime now) override {
+    std::lock_guard lock(mutex_);
+    std::vector<IngestResult> results;
+    results.reserve(items.size());
+    try {
+      Transaction tx(db_);
+      for (const IngestItem& item : items) {
+        results.push_back(IngestLocked(item.terminal_id, item.report, now));
+      }
+      tx.Commit();
+      return results;
+    } catch (const std::exception&) {
+      // Something in the batch failed and it all rolled back: each report again on its own, so
+      // that only the failing one is refused.
+    }
+    results.clear();
+    for (const IngestItem& item : items) {
+      try {
+        Transaction tx(db_);
+        results.push_back(IngestLocked(item.terminal_id, item.report, now));
+        tx.Commit();
+      } catch (const std::exception& e) {
+        results.push_back({false, false, 0, e.what()});
+      }
+    }
+    return results;
+  }
+
+ private:
+  IngestResult IngestLocked(const std::string& terminal_id, const Report& report, UnixTime now) {
     auto terminal = FindTerminalLocked(terminal_id);
     if (!terminal) throw StoreError("no terminal " + terminal_id);
     const std::int64_t sequence = AsInt(report.sequence);
@@ -273,7 +357,9 @@ class SqliteStore final : public Store {
       insert.BindNull(4);
     }
     insert.Run();
-    if (sqlite3_changes(db_.handle()) == 0) return terminal->last_sequence;  // already stored
+    if (sqlite3_changes(db_.handle()) == 0) {
+      return {true, true, terminal->last_sequence, ""};  // already stored
+    }
 
     for (const Event& e : report.events) {
       InsertEvent(terminal_id, sequence, e.time, e.type, e.data, now);
@@ -286,8 +372,10 @@ class SqliteStore final : public Store {
     if (newest) {
       for (const CheckResult& c : report.checks) UpdateCheck(terminal_id, c, sequence, now);
       Stmt update(db_,
-                  "UPDATE terminals SET last_sequence = ?, last_seen = ?, "
-                  "policy_version = COALESCE(?, policy_version) WHERE id = ?");
+                  "UPDATE terminals SET last_sequence = ?1, last_seen = ?2, "
+                  "policy_version = COALESCE(?3, policy_version), compliance = (SELECT CASE WHEN "
+                  "SUM(result = 'fail') > 0 THEN 'fail' WHEN SUM(result = 'error') > 0 THEN "
+                  "'error' ELSE 'pass' END FROM check_state WHERE terminal_id = ?4) WHERE id = ?4");
       update.Bind(1, sequence).Bind(2, now);
       if (policy_version) {
         update.Bind(3, *policy_version);
@@ -301,10 +389,10 @@ class SqliteStore final : public Store {
           .Bind(2, terminal_id)
           .Run();
     }
-    tx.Commit();
-    return newest ? report.sequence : terminal->last_sequence;
+    return {true, false, newest ? report.sequence : terminal->last_sequence, ""};
   }
 
+ public:
   bool HasReport(const std::string& terminal_id, std::uint64_t sequence) override {
     std::lock_guard lock(mutex_);
     Stmt s(db_, "SELECT 1 FROM reports WHERE terminal_id = ? AND sequence = ?");
@@ -373,8 +461,8 @@ class SqliteStore final : public Store {
   }
 
   std::optional<PolicyRecord> LatestPolicy() override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
+    std::lock_guard lock(reader_mutex_);
+    Stmt s(*reader_,
            "SELECT version, hash, bundle, stored_at FROM policies ORDER BY version DESC LIMIT 1");
     if (!s.Step()) return std::nullopt;
     return PolicyRecord{ParseVersionKey(s.Text(0)), s.Text(1), s.Text(2), s.Int(3)};
@@ -571,9 +659,13 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Terminal> FindTerminalLocked(const std::string& id) {
+    return FindTerminalIn(db_, id);
+  }
+
+  static std::optional<Terminal> FindTerminalIn(Db& db, const std::string& id) {
     const std::string sql =
         std::string("SELECT ") + kTerminalColumns + " FROM terminals WHERE id = ?";
-    Stmt s(db_, sql.c_str());
+    Stmt s(db, sql.c_str());
     s.Bind(1, id);
     if (!s.Step()) return std::nullopt;
     return ReadTerminal(s);
@@ -630,6 +722,8 @@ class SqliteStore final : public Store {
 
   std::mutex mutex_;
   Db db_;
+  std::mutex reader_mutex_;
+  std::optional<Db> reader_;
 };
 
 }  // namespace

@@ -305,13 +305,36 @@ int TerminalCommand(const std::vector<std::string>& args, std::ostream& out, con
   return kExitOk;
 }
 
+// The fleet's totals: one row per count, then one per policy version.
+int FleetSummaryCommand(const Common& c, Format format, std::ostream& out, const GetEnv& getenv) {
+  std::string raw;
+  const json::object totals =
+      Call(Connect(c, getenv), "GET", "/v1/fleet/summary", "", &raw).as_object();
+  Table table{{"TOTAL", "TERMINALS"}, {}};
+  for (const char* key : {"terminals", "pass", "fail", "error", "unknown", "stale", "revoked"}) {
+    table.rows.push_back({key, Field(totals, key)});
+  }
+  if (const auto* list = totals.if_contains("policy_versions"); list && list->is_array()) {
+    for (const auto& v : list->as_array()) {
+      const auto& o = v.as_object();
+      table.rows.push_back({"policy " + Field(o, "policy_version"), Field(o, "terminals")});
+    }
+  }
+  Emit(out, format, raw, table);
+  return kExitOk;
+}
+
 int FleetCommand(const std::vector<std::string>& args, std::ostream& out, const GetEnv& getenv) {
   Common c;
+  bool summary = false;
   po::options_description options;
   AddCommon(options, c);
   AddFormat(options, c);
+  options.add_options()("summary", po::bool_switch(&summary),
+                        "totals only: pass/fail/stale terminals and policy versions");
   Parse(args, options, {});
   const Format format = ParseFormat(c.format);
+  if (summary) return FleetSummaryCommand(c, format, out, getenv);
   std::string raw;
   const json::object fleet = Call(Connect(c, getenv), "GET", "/v1/fleet", "", &raw).as_object();
   Table table{{"TERMINAL", "GROUP", "HOSTNAME", "LAST SEEN", "POLICY", "PASS", "FAIL", "ERROR",
@@ -481,7 +504,8 @@ void PrintAdminUsage(std::ostream& out) {
          "  policy push BUNDLE                                 upload a signed bundle (admin)\n"
          "  terminal revoke ID                                 refuse a terminal at once (admin)\n"
          "  terminal show ID                                   checks, history, first failure\n"
-         "  fleet                                              every terminal and its status\n"
+         "  fleet [--summary]                                  every terminal and its status, or "
+         "totals\n"
          "  events [--since TIME|AGE] [--limit N]              events reported by terminals\n"
          "  mfa enroll USER --group G [--group G2]             new TOTP credential: QR code and\n"
          "                                                     otpauth URI shown once (admin)\n"

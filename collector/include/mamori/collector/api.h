@@ -5,7 +5,7 @@
 // GET /v1/mfa/credentials.
 // Admin/IT API (bearer tokens with role it-read or admin): POST /v1/admin/tokens,
 // POST /v1/admin/policy, POST /v1/admin/terminals/{id}/revoke,
-// POST /v1/admin/mfa/users/{user}/enroll|reset|unlock, GET /v1/fleet,
+// POST /v1/admin/mfa/users/{user}/enroll|reset|unlock, GET /v1/fleet, GET /v1/fleet/summary,
 // GET /v1/terminals/{id}, GET /v1/events, GET /metrics.
 #pragma once
 
@@ -13,6 +13,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "mamori/collector/ca.h"
 #include "mamori/collector/metrics.h"
@@ -39,6 +41,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  int retry_after_seconds = 0;  // sent as Retry-After when above 0
 };
 
 // A JSON error body: {"error": message}.
@@ -68,8 +71,15 @@ class Api {
   Api(Store& store, const CertificateAuthority& ca, Metrics& metrics, ApiOptions options,
       Clock clock);
 
+  // Thread-safe, as is every method but OnPolicyStored.
   HttpResponse HandleAgent(const HttpRequest& request);
   HttpResponse HandleAdmin(const HttpRequest& request);
+
+  // A report in steps, for group commit: PrepareReport parses and authenticates it (a response
+  // when it is refused), CommitReports stores a batch of them in one transaction and answers each.
+  static bool IsReport(const HttpRequest& request);
+  std::variant<HttpResponse, IngestItem> PrepareReport(const HttpRequest& request);
+  std::vector<HttpResponse> CommitReports(const std::vector<IngestItem>& items);
 
   static bool IsPolicyPoll(const HttpRequest& request);
   // Called again after each wake-up until it answers or the wait is over.
@@ -84,7 +94,6 @@ class Api {
   std::optional<ApiToken> AuthenticateToken(const HttpRequest& request, HttpResponse& error);
 
   HttpResponse Enroll(const HttpRequest& request);
-  HttpResponse IngestReport(const Terminal& terminal, const HttpRequest& request);
   HttpResponse MfaChanges(const Terminal& terminal, const HttpRequest& request);
 
   HttpResponse CreateToken(const ApiToken& caller, const HttpRequest& request);
@@ -95,6 +104,7 @@ class Api {
   HttpResponse EnrollMfa(const ApiToken& caller, const std::string& user,
                          const HttpRequest& request);
   HttpResponse Fleet();
+  HttpResponse FleetSummary();
   HttpResponse ShowTerminal(const std::string& id);
   HttpResponse ListEvents(const std::string& query);
   int ReportIntervalSeconds();

@@ -165,6 +165,34 @@ struct MfaWrite {
 // step `step` on `first_terminal` and then on the reporting terminal.
 inline constexpr std::string_view kCodeReusedEvent = "mfa.code_reused";
 
+// One report of a group commit.
+struct IngestItem {
+  std::string terminal_id;
+  Report report;
+};
+
+struct IngestResult {
+  bool stored = false;     // false: `error` says why; nothing of this report was written
+  bool duplicate = false;  // the sequence was already stored; nothing changed
+  std::uint64_t ack = 0;   // the highest sequence committed for the terminal
+  std::string error;
+};
+
+// Counts over every terminal, read from columns the ingest transaction keeps current.
+// Compliance of a terminal: fail if any check fails, else error if any errs, else pass; unknown
+// before its first report. Revoked terminals are counted only in `revoked`.
+struct FleetTotals {
+  std::uint64_t terminals = 0;  // enrolled, revoked included
+  std::uint64_t revoked = 0;
+  std::uint64_t stale = 0;
+  std::uint64_t pass = 0;
+  std::uint64_t fail = 0;
+  std::uint64_t error = 0;
+  std::uint64_t unknown = 0;
+  // Terminals per policy version they last applied; nullopt: none reported yet. Ascending.
+  std::vector<std::pair<std::optional<std::uint64_t>, std::uint64_t>> policy_versions;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -188,11 +216,19 @@ class Store {
   // Returns false when there is no such terminal.
   virtual bool RevokeTerminal(const std::string& id) = 0;
   virtual std::vector<FleetEntry> Fleet() = 0;
+  // Terminals not revoked whose last report (or enrollment) is older than `stale_before` count
+  // as stale.
+  virtual FleetTotals FleetSummary(UnixTime stale_before) = 0;
 
   // Stores a report once: a sequence already stored for this terminal changes nothing. Returns the
   // highest sequence committed for the terminal.
   virtual std::uint64_t IngestReport(const std::string& terminal_id, const Report& report,
                                      UnixTime now) = 0;
+  // Group commit: stores every report of `items` in one transaction and returns one result per
+  // item, in order. A report that fails leaves the others stored (they are retried one
+  // transaction each). Results are returned only after the commit.
+  virtual std::vector<IngestResult> IngestReports(const std::vector<IngestItem>& items,
+                                                  UnixTime now) = 0;
   virtual bool HasReport(const std::string& terminal_id, std::uint64_t sequence) = 0;
   virtual std::vector<CheckState> Checks(const std::string& terminal_id) = 0;
   virtual std::vector<CheckHistoryEntry> CheckHistory(const std::string& terminal_id,
