@@ -79,8 +79,8 @@ int ReportCommand(const ReportOptions& options) {
     agent::Reporter::Options reporter_options;
     reporter_options.timeout_seconds = static_cast<int>(left.count());
     agent::Reporter reporter(
-        *enrollment, *journal, [] { return std::vector<agent::ReportCheck>{}; },
-        [version] { return version; }, [] { return std::chrono::seconds(0); }, reporter_options);
+        *enrollment, *journal, agent::Reporter::Checks{}, [version] { return version; },
+        [] { return std::chrono::seconds(0); }, reporter_options);
     s = reporter.SendOnce(&more);
     if (!s.ok()) return Fail("report: " + s.message() + " (the events stay journalled)");
   }
