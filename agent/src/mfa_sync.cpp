@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 
 #include <boost/json.hpp>
-#include <charconv>
 #include <cstdio>
 #include <random>
 
