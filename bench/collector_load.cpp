@@ -60,6 +60,8 @@ struct Options {
   int threads = 2;           // I/O threads of the simulated terminals
   std::string acked_file;    // where to write each terminal's highest acknowledged sequence
   std::string started_file;  // written when the load begins (enrollment done)
+  double ramp = 10;          // seconds over which the long-polls first connect
+  int max_connecting = 64;   // TLS handshakes in flight at once
 };
 
 struct Terminal {
@@ -219,6 +221,19 @@ class Load {
   }
 
   asio::awaitable<bool> Connect(std::unique_ptr<Stream>& stream, Terminal& t) {
+    // A bounded number of handshakes at once: real terminals do not all connect in one instant.
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    while (connecting_.fetch_add(1) >= o_.max_connecting) {
+      --connecting_;
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(use_awaitable);
+    }
+    const bool connected = co_await Handshake(stream, t);
+    --connecting_;
+    co_return connected;
+  }
+
+  asio::awaitable<bool> Handshake(std::unique_ptr<Stream>& stream, Terminal& t) {
     stream = std::make_unique<Stream>(co_await asio::this_coro::executor, *t.tls);
     beast::error_code ec;
     beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
@@ -304,6 +319,12 @@ class Load {
   }
 
   asio::awaitable<void> Poller(Terminal& t) {
+    std::minstd_rand random(static_cast<unsigned>(std::hash<std::string>{}(t.id) + 1));
+    asio::steady_timer start(
+        co_await asio::this_coro::executor,
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+            o_.ramp * std::uniform_real_distribution<double>(0, 1)(random))));
+    co_await start.async_wait(use_awaitable);
     std::unique_ptr<Stream> stream;
     beast::flat_buffer buffer;
     std::uint64_t after = 0;
@@ -360,6 +381,7 @@ class Load {
   asio::io_context ioc_;
   Clock::time_point start_, end_;
   std::atomic<Clock::rep> push_started_{0};
+  std::atomic<int> connecting_{0};
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -432,7 +454,10 @@ int main(int argc, char** argv) {
       "threads", po::value(&o.threads), "I/O threads of the simulated terminals (default 2)")(
       "acked-file", po::value(&o.acked_file),
       "write 'terminal-id highest-acknowledged-sequence' lines here at the end")(
-      "started-file", po::value(&o.started_file), "written once enrollment is done");
+      "started-file", po::value(&o.started_file), "written once enrollment is done")(
+      "ramp", po::value(&o.ramp), "seconds over which the long-polls first connect (default 10)")(
+      "max-connecting", po::value(&o.max_connecting),
+      "TLS handshakes in flight at once, as a fleet spread over time (default 64)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

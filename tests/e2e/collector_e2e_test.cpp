@@ -497,6 +497,80 @@ TEST_P(CollectorE2e, Kill9MidIngestLosesNoAcknowledgedReport) {
   for (const auto& [seq, count] : per_sequence) EXPECT_EQ(count, 1) << "sequence " << seq;
 }
 
+TEST_P(CollectorE2e, FleetSummaryIsCurrentAfterEveryReport) {
+  const std::string token = EnrollmentToken("g", 2);
+  Agent a = Enroll(token, "machine-a");
+  Agent b = Enroll(token, "machine-b");
+  auto summary = [&] {
+    const auto r = HttpsRequest(Admin(admin_token_), "GET", "/v1/fleet/summary", "");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return ParseBody(r);
+  };
+  json::object totals = summary();
+  EXPECT_EQ(totals["terminals"], 2);
+  EXPECT_EQ(totals["unknown"], 2);
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", ReportBody(1, "fail")).status, 200);
+  totals = summary();
+  EXPECT_EQ(totals["fail"], 1);
+  EXPECT_EQ(totals["unknown"], 1);
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", ReportBody(1, "pass")).status, 200);
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", ReportBody(2, "pass")).status, 200);
+  totals = summary();
+  EXPECT_EQ(totals["pass"], 2);
+  EXPECT_EQ(totals["fail"], 0);
+  EXPECT_EQ(totals["unknown"], 0);
+  EXPECT_EQ(totals["stale"], 0);
+  const auto& versions = totals["policy_versions"].as_array();
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0].as_object().at("policy_version"), 7);
+  EXPECT_EQ(versions[0].as_object().at("terminals"), 2);
+
+  ASSERT_EQ(HttpsRequest(Admin(admin_token_), "POST", "/v1/admin/terminals/" + b.id + "/revoke", "")
+                .status,
+            200);
+  std::string out;
+  ASSERT_EQ(Ctl({"fleet", "--summary"}, &out), 0);
+  EXPECT_NE(out.find("revoked    1"), std::string::npos) << out;
+  EXPECT_NE(out.find("pass       1"), std::string::npos) << out;
+  EXPECT_NE(out.find("policy 7   1"), std::string::npos) << out;
+}
+
+// Several terminals at once, so that the reports in flight at the kill share transactions.
+TEST_P(CollectorE2e, Kill9DuringGroupCommitLosesNoAcknowledgedReport) {
+  constexpr int kAgents = 8;
+  const std::string token = EnrollmentToken("g", kAgents);
+  std::vector<Agent> agents;
+  for (int i = 0; i < kAgents; ++i) agents.push_back(Enroll(token, "m-" + std::to_string(i)));
+  std::vector<std::uint64_t> acked(kAgents, 0);
+  std::atomic<std::uint64_t> total{0};
+  std::vector<std::thread> senders;
+  for (int i = 0; i < kAgents; ++i) {
+    senders.emplace_back([&, i] {
+      for (std::uint64_t seq = 1;; ++seq) {
+        try {
+          const auto r = HttpsRequest(agents[i].client, "POST", "/v1/reports", ReportBody(seq));
+          if (r.status != 200) return;
+          acked[i] = json::parse(r.body).as_object()["ack"].to_number<std::uint64_t>();
+          ++total;
+        } catch (const ClientError&) {
+          return;  // the collector is gone
+        }
+      }
+    });
+  }
+  while (total < 80) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  collector_->Kill9();
+  for (auto& t : senders) t.join();
+
+  auto store = OpenStore(database_->uri());
+  for (int i = 0; i < kAgents; ++i) {
+    for (std::uint64_t seq = 1; seq <= acked[i]; ++seq) {
+      EXPECT_TRUE(store->HasReport(agents[i].id, seq))
+          << "acknowledged report " << seq << " of " << agents[i].id << " lost";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, CollectorE2e, ::testing::Values(Backend::kSqlite),
                          [](const auto&) { return std::string("Sqlite"); });
 INSTANTIATE_TEST_SUITE_P(Postgres, CollectorE2e, ::testing::Values(Backend::kPostgres),

@@ -267,7 +267,9 @@ Terminal ReadTerminal(const Result& r, int row) {
 
 class PostgresStore final : public Store {
  public:
-  explicit PostgresStore(const std::string& conninfo) : db_(conninfo) { Migrate(); }
+  explicit PostgresStore(const std::string& conninfo) : db_(conninfo), reader_(conninfo) {
+    Migrate();
+  }
 
   void CreateEnrollmentToken(const EnrollmentToken& token,
                              const std::string& secret_hash) override {
@@ -344,7 +346,7 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Terminal> FindTerminal(const std::string& id) override {
-    return Transact(Isolation::kReadCommitted, [&] { return FindTerminalLocked(id); });
+    return Read([&](pg::Connection& db) { return FindTerminalOn(db, id); });
   }
 
   bool RevokeTerminal(const std::string& id) override {
@@ -529,8 +531,8 @@ class PostgresStore final : public Store {
   }
 
   std::optional<PolicyRecord> LatestPolicy() override {
-    return Transact(Isolation::kReadCommitted, [&]() -> std::optional<PolicyRecord> {
-      const Result r = db_.Exec(
+    return Read([&](pg::Connection& db) -> std::optional<PolicyRecord> {
+      const Result r = db.Exec(
           "SELECT version, hash, bundle, stored_at FROM policies ORDER BY version DESC LIMIT 1");
       if (r.rows() == 0) return std::nullopt;
       return PolicyRecord{std::stoull(r.Text(0, 0)), r.Text(0, 1), r.Bytes(0, 2), r.Int(0, 3)};
@@ -628,6 +630,22 @@ class PostgresStore final : public Store {
     });
   }
 
+  // A read of one statement on a connection of its own, so that authenticating a terminal or
+  // answering a long-poll never waits behind a batch of reports. Sent again once when the
+  // connection turns out to be broken.
+  template <class Body>
+  auto Read(Body&& body) -> decltype(body(std::declval<pg::Connection&>())) {
+    std::lock_guard lock(reader_mutex_);
+    for (int attempt = 1;; ++attempt) {
+      reader_.EnsureOpen();
+      try {
+        return body(reader_);
+      } catch (const pg::Error&) {
+        if (PQstatus(reader_.handle()) != CONNECTION_BAD || attempt == 2) throw;
+      }
+    }
+  }
+
   void Rollback() {
     // A broken connection has no transaction left to roll back; EnsureOpen reconnects next time.
     if (PQstatus(db_.handle()) == CONNECTION_OK) PQclear(PQexec(db_.handle(), "ROLLBACK"));
@@ -672,9 +690,13 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Terminal> FindTerminalLocked(const std::string& id) {
+    return FindTerminalOn(db_, id);
+  }
+
+  static std::optional<Terminal> FindTerminalOn(pg::Connection& db, const std::string& id) {
     const std::string sql =
         std::string("SELECT ") + kTerminalColumns + " FROM terminals WHERE id = $1";
-    const Result r = db_.Exec(sql.c_str(), {Text(id)});
+    const Result r = db.Exec(sql.c_str(), {Text(id)});
     if (r.rows() == 0) return std::nullopt;
     return ReadTerminal(r, 0);
   }
@@ -687,6 +709,8 @@ class PostgresStore final : public Store {
 
   std::mutex mutex_;
   pg::Connection db_;
+  std::mutex reader_mutex_;
+  pg::Connection reader_;
   std::minstd_rand random_{std::random_device{}()};
   std::atomic<std::uint64_t> batches_{
       0};  // of IngestReports, to fold the fleet counts now and then
