@@ -10,6 +10,7 @@ packages=(
   liboath-dev libpam0g-dev libqrencode-dev libpng-dev
   libpam-wrapper libnss-wrapper pamtester libpam-oath oathtool zbar-tools
   libgtest-dev libgmock-dev libbenchmark-dev
+  sqlite3
   qemu-system-x86 busybox-static cpio kmod python3
   dpkg-dev debootstrap lintian
   systemd

@@ -632,10 +632,13 @@ TEST(PostgresStore, AConnectionTheServerDroppedIsReopened) {
   const std::string drop =
       "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
       "current_database() AND pid <> pg_backend_pid()";
-  ASSERT_EQ(db->Query(drop), "1");
-  EXPECT_TRUE(store->FindTerminal("t-a"));  // a transaction: BEGIN meets the dropped connection
-  ASSERT_EQ(db->Query(drop), "1");
+  // Two connections: the writer's and the readers'.
+  ASSERT_EQ(db->Query(drop), "2");
+  EXPECT_TRUE(store->FindTerminal("t-a"));        // a read meets its dropped connection
+  EXPECT_TRUE(store->FindEnrollmentToken(t.id));  // a transaction: BEGIN meets it
+  ASSERT_EQ(db->Query(drop), "2");
   EXPECT_EQ(store->IngestReport("t-a", MakeReport(1, "pass"), 2000), 1u);  // a single statement
+  EXPECT_EQ(store->FindTerminal("t-a")->last_sequence, 1u);
   EXPECT_TRUE(store->HasReport("t-a", 1));
   store.reset();
   db.reset();
