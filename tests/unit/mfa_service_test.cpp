@@ -167,8 +167,11 @@ TEST_F(MfaServiceTest, OutcomesReachTheSystemLogWithFieldsAndWithoutCodes) {
   EXPECT_EQ(ok.fields.at("MAMORI_REASON"), "code accepted");
   EXPECT_EQ(ok.fields.at("MAMORI_RHOST"), "192.0.2.7");
   EXPECT_EQ(ok.fields.count("MAMORI_TTY"), 0u);  // not known
+  // The accepted time step is no secret: it is the clock divided by the period.
   EXPECT_EQ(ok.message,
-            "mfa: success (code accepted) user=alice service=sshd rhost=192.0.2.7 caller_uid=0");
+            "mfa: success (code accepted) user=alice service=sshd rhost=192.0.2.7 caller_uid=0 "
+            "step=" +
+                std::to_string(kNow / 30));
   const auto& failed = log_.entries[1];
   EXPECT_EQ(failed.priority, platform::SystemLog::Priority::kNotice);
   EXPECT_EQ(failed.fields.at("MAMORI_EVENT"), "mfa.failure");
