@@ -304,6 +304,18 @@ TEST_F(ApiTest, MfaUserInThePathIsPercentDecoded) {
   EXPECT_EQ(Admin("POST", "/v1/admin/mfa/users/alice%2Fx/reset").status, 400);
 }
 
+// Query values are percent-decoded ("%3A" is ':'); a malformed escape is the caller's error.
+TEST_F(ApiTest, QueryValuesArePercentDecodedAndBadEscapesRefused) {
+  EXPECT_EQ(Admin("GET", "/v1/events?since=2026-01-01T00%3A00%3A00Z").status, 200);
+  EXPECT_EQ(Admin("GET", "/v1/events?since=2026-01-01T00:00:00Z").status, 200);
+  for (const char* bad : {"/v1/events?since=%3", "/v1/events?since=%zz", "/v1/events?x%=1"}) {
+    const auto r = Admin("GET", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_NE(r.body.find("percent-encoding"), std::string::npos) << bad << ": " << r.body;
+  }
+  EXPECT_EQ(Admin("GET", "/v1/events?since=2026-01-01T00%3A00%3A00").status, 400);
+}
+
 TEST_F(ApiTest, MfaDeliveryFailsClosedWhenTheKeyIsGone) {
   const PeerCertificate peer = EnrollPeer("m1", "g");
   ASSERT_EQ(Admin("POST", "/v1/admin/mfa/users/alice/enroll", R"({"groups":["g"]})").status, 201);

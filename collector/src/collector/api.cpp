@@ -1,6 +1,8 @@
 #include "mamori/collector/api.h"
 
 #include <algorithm>
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <charconv>
 
 #include "collector/api_common.h"
@@ -59,36 +61,12 @@ Report ParseReport(std::string_view body) {
 
 }  // namespace
 
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 std::string PercentDecode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%') {
-      if (i + 2 >= text.size()) {
-        throw BadRequest("query: truncated percent-encoding");
-      }
-      const int hi = HexValue(text[i + 1]);
-      const int lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) throw BadRequest("query: invalid percent-encoding");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
+  const auto pct = boost::urls::make_pct_string_view(text);
+  if (!pct) throw BadRequest("query: invalid percent-encoding");
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  return pct->decode(opts);
 }
 
 HttpResponse ErrorResponse(int status, std::string_view message) {
