@@ -106,7 +106,7 @@ platform::Status MfaAdmin::Unlock(std::string_view user, std::time_t now) {
   if (!r) return Fail(ENOENT, "user '" + std::string(user) + "' is not enrolled");
   r->failures = 0;
   r->locked_until = 0;
-  s = store_.Save(*r);
+  s = store_.SaveState(*r);
   if (!s.ok()) return s;
   return Journal("mfa.unlocked", user, now);
 }

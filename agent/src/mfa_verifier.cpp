@@ -85,7 +85,10 @@ VerifyResult MfaVerifier::Verify(std::string_view user, std::string_view code, s
       result.lockout_started = true;
     }
   }
-  s = store_.Save(next);
+  // Only a spent recovery code changes the credential file; everything else is counters. Either is
+  // durable before the caller answers, and a failure counts as durably as a success: otherwise
+  // cutting the power would reset the lockout count and give a guesser unlimited tries.
+  s = result.verdict == Verdict::kAcceptedRecovery ? store_.Save(next) : store_.SaveState(next);
   if (!s.ok()) return Failed(s.message());
   return result;
 }

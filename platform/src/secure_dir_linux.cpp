@@ -197,16 +197,25 @@ class LinuxSecureDir : public SecureDir {
   Status OpenAppend(std::string_view name, mode_t mode, std::unique_ptr<AppendFile>* out) override {
     if (!ValidName(name)) return BadName(name);
     const std::string path = Child(name);
-    int fd = ::openat(fd_.get(), std::string(name).c_str(),
-                      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    constexpr int kFlags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+    bool created = false;
+    int fd = ::openat(fd_.get(), std::string(name).c_str(), kFlags);
+    if (fd < 0 && errno == ENOENT) {
+      fd = ::openat(fd_.get(), std::string(name).c_str(), kFlags | O_CREAT | O_EXCL, mode);
+      created = fd >= 0;
+      // Created by another process in between: that one syncs the name.
+      if (fd < 0 && errno == EEXIST) fd = ::openat(fd_.get(), std::string(name).c_str(), kFlags);
+    }
     if (fd < 0) return Errno(errno, "open " + path);
     auto file = std::make_unique<LinuxAppendFile>(fd, path);
     struct stat st;
     if (::fstat(fd, &st) != 0) return Errno(errno, "stat " + path);
     if (!S_ISREG(st.st_mode)) return Status::Error(EINVAL, path + ": not a regular file");
     // A new file's name must reach the disk too.
-    Status s = SyncDir();
-    if (!s.ok()) return s;
+    if (created) {
+      Status s = SyncDir();
+      if (!s.ok()) return s;
+    }
     *out = std::move(file);
     return Status::Ok();
   }

@@ -56,6 +56,12 @@ class MfaVerifierTest : public ::testing::Test {
     ss << in.rdbuf();
     return ss.str();
   }
+  std::string StateBytes() {
+    std::ifstream in(tmp_.path() + "/state/mfa/alice.state");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
   CredentialRecord Load() {
     std::optional<CredentialRecord> r;
     EXPECT_TRUE(store_->Load("alice", &r).ok());
@@ -211,22 +217,25 @@ TEST_F(MfaVerifierTest, SymlinkPlantedAsLockIsNotFollowed) {
 // A real write failure: the file size limit makes the record write fail with EFBIG.
 TEST_F(MfaVerifierTest, FailedWriteDeniesAndLeavesStoreIntact) {
   const std::string before = RecordBytes();
+  const std::string state_before = StateBytes();
   MfaVerifier v(*store_, settings_);
   struct rlimit old_limit;
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
   auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
-  struct rlimit tiny = {64, old_limit.rlim_max};
+  // Below the size of the state log written at enrollment, so no byte can be appended to it.
+  struct rlimit tiny = {32, old_limit.rlim_max};
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
   VerifyResult right = v.Verify("alice", Code(kNow), kNow);
   VerifyResult wrong = v.Verify("alice", Wrong(kNow), kNow);
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
   ::signal(SIGXFSZ, old_handler);
   EXPECT_EQ(right.verdict, Verdict::kError);
-  EXPECT_NE(right.error.find("alice.cred"), std::string::npos) << right.error;
+  EXPECT_NE(right.error.find("alice.state"), std::string::npos) << right.error;
   EXPECT_EQ(wrong.verdict, Verdict::kError);
   EXPECT_EQ(RecordBytes(), before);
+  EXPECT_EQ(StateBytes(), state_before);
   for (const auto& entry : std::filesystem::directory_iterator(tmp_.path() + "/state/mfa")) {
-    EXPECT_EQ(entry.path().filename().string().find(".alice.cred.tmp"), std::string::npos)
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
         << "temp file left: " << entry.path();
   }
   // The same code still works once the disk accepts writes: nothing was consumed.

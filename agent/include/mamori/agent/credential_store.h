@@ -1,5 +1,7 @@
-// The per-user TOTP credentials under <state_dir>/mfa (root, 0700): one file per user, replaced
-// atomically, and one lock file per user that serializes every read-modify-write of that user.
+// The per-user TOTP credentials under <state_dir>/mfa (root, 0700). Per user: the credential file
+// (sealed secret, parameters, recovery hashes), replaced atomically and only when those change; an
+// append-only state log with the counters every login changes; and a lock file that serializes
+// every read-modify-write of that user.
 #pragma once
 
 #include <memory>
@@ -23,8 +25,14 @@ class CredentialStore {
   platform::Status LockUser(std::string_view user, std::unique_ptr<platform::FileLock>* out);
 
   // Sets *out to nullopt when `user` has no credential. An unreadable or invalid file is an error.
+  // The counters come from the state log's last valid record when there is one; last_step is never
+  // lower than the credential file's.
   platform::Status Load(std::string_view user, std::optional<CredentialRecord>* out);
+  // Replaces the whole record: the credential file, then the state log (compacted to one record).
   platform::Status Save(const CredentialRecord& record);
+  // Makes the record's counters durable with one appended record and one fdatasync; the credential
+  // file is not touched. For a record whose secret, parameters and recovery hashes are as loaded.
+  platform::Status SaveState(const CredentialRecord& record);
   platform::Status Remove(std::string_view user);
   // The users that have a credential record, sorted.
   platform::Status ListUsers(std::vector<std::string>* users);

@@ -68,7 +68,8 @@ class SecureDir {
   // Takes the exclusive lock on `name` (created empty with mode 0600 when absent), waiting for it.
   virtual Status Lock(std::string_view name, std::unique_ptr<FileLock>* out) = 0;
 
-  // Opens `name` for appending (created with `mode` when absent).
+  // Opens `name` for appending (created with `mode` when absent; the directory is synced when this
+  // call creates it, so opening an existing file costs no sync).
   virtual Status OpenAppend(std::string_view name, mode_t mode,
                             std::unique_ptr<AppendFile>* out) = 0;
 };
