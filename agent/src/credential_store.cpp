@@ -129,7 +129,8 @@ platform::Status CredentialStore::SaveState(const CredentialRecord& record) {
     return dir_->WriteAtomic(StateName(record.user), line, 0600);
   }
   std::unique_ptr<platform::AppendFile> file;
-  s = dir_->OpenAppend(StateName(record.user), 0600, &file);
+  // The log was created by WriteAtomic, which synced its name.
+  s = dir_->OpenAppendExisting(StateName(record.user), &file);
   if (s.ok()) s = file->Append(line);
   return s;
 }

@@ -195,33 +195,33 @@ class LinuxSecureDir : public SecureDir {
   }
 
   Status OpenAppend(std::string_view name, mode_t mode, std::unique_ptr<AppendFile>* out) override {
+    Status s = Append(name, O_CREAT, mode, out);
+    // The file's name must reach the disk too, whoever created it.
+    if (s.ok()) s = SyncDir();
+    if (!s.ok()) out->reset();
+    return s;
+  }
+
+  Status OpenAppendExisting(std::string_view name, std::unique_ptr<AppendFile>* out) override {
+    return Append(name, 0, 0, out);
+  }
+
+ private:
+  std::string Child(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+  Status Append(std::string_view name, int create, mode_t mode, std::unique_ptr<AppendFile>* out) {
     if (!ValidName(name)) return BadName(name);
     const std::string path = Child(name);
-    constexpr int kFlags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
-    bool created = false;
-    int fd = ::openat(fd_.get(), std::string(name).c_str(), kFlags);
-    if (fd < 0 && errno == ENOENT) {
-      fd = ::openat(fd_.get(), std::string(name).c_str(), kFlags | O_CREAT | O_EXCL, mode);
-      created = fd >= 0;
-      // Created by another process in between: that one syncs the name.
-      if (fd < 0 && errno == EEXIST) fd = ::openat(fd_.get(), std::string(name).c_str(), kFlags);
-    }
+    const int fd = ::openat(fd_.get(), std::string(name).c_str(),
+                            O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | create, mode);
     if (fd < 0) return Errno(errno, "open " + path);
     auto file = std::make_unique<LinuxAppendFile>(fd, path);
     struct stat st;
     if (::fstat(fd, &st) != 0) return Errno(errno, "stat " + path);
     if (!S_ISREG(st.st_mode)) return Status::Error(EINVAL, path + ": not a regular file");
-    // A new file's name must reach the disk too.
-    if (created) {
-      Status s = SyncDir();
-      if (!s.ok()) return s;
-    }
     *out = std::move(file);
     return Status::Ok();
   }
-
- private:
-  std::string Child(std::string_view name) const { return path_ + "/" + std::string(name); }
 
   Status BadName(std::string_view name) const {
     return Status::Error(EINVAL, path_ + ": invalid file name '" + std::string(name) + "'");

@@ -75,12 +75,27 @@ TEST(SecureDirTest, PlantedLinksAreNeverFollowed) {
   EXPECT_EQ(dir->Lock("lock", &lock).err(), ELOOP);
   std::unique_ptr<AppendFile> append;
   EXPECT_EQ(dir->OpenAppend("append", 0600, &append).err(), ELOOP);
+  EXPECT_EQ(dir->OpenAppendExisting("append", &append).err(), ELOOP);
   // Replacing swaps the link itself out; the file it pointed to is untouched.
   ASSERT_TRUE(dir->WriteAtomic("replace", "new", 0600).ok());
   struct stat st;
   ASSERT_EQ(::lstat((tmp.path() + "/state/replace").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(Slurp(victim), "precious");
+}
+
+// Appending to an existing file never creates one: a missing name is an error, not a new file.
+TEST(SecureDirTest, AppendingToAnExistingFileNeverCreatesOne) {
+  mamori::testing::TempDir tmp;
+  std::unique_ptr<SecureDir> dir;
+  ASSERT_TRUE(SecureDir::Open(tmp.path() + "/state", 0700, &dir).ok());
+  std::unique_ptr<AppendFile> append;
+  EXPECT_EQ(dir->OpenAppendExisting("log", &append).err(), ENOENT);
+  EXPECT_NE(::access((tmp.path() + "/state/log").c_str(), F_OK), 0);
+  ASSERT_TRUE(dir->WriteAtomic("log", "a\n", 0600).ok());
+  ASSERT_TRUE(dir->OpenAppendExisting("log", &append).ok());
+  ASSERT_TRUE(append->Append("b\n").ok());
+  EXPECT_EQ(Slurp(tmp.path() + "/state/log"), "a\nb\n");
 }
 
 TEST(SecureDirTest, RejectsNamesThatLeaveTheDirectory) {

@@ -68,10 +68,13 @@ class SecureDir {
   // Takes the exclusive lock on `name` (created empty with mode 0600 when absent), waiting for it.
   virtual Status Lock(std::string_view name, std::unique_ptr<FileLock>* out) = 0;
 
-  // Opens `name` for appending (created with `mode` when absent; the directory is synced when this
-  // call creates it, so opening an existing file costs no sync).
+  // Opens `name` for appending (created with `mode` when absent), and syncs the directory so that
+  // the name is on disk before anything appended to it is.
   virtual Status OpenAppend(std::string_view name, mode_t mode,
                             std::unique_ptr<AppendFile>* out) = 0;
+  // Opens `name`, which must exist, for appending, without syncing the directory: for files whose
+  // name the caller made durable when it created them (WriteAtomic). ENOENT when absent.
+  virtual Status OpenAppendExisting(std::string_view name, std::unique_ptr<AppendFile>* out) = 0;
 };
 
 }  // namespace mamori::platform
