@@ -46,9 +46,10 @@ wait_for 30 on_bus UNLISTED-1 || fail "stick UNLISTED-1 enumerated"
 dev1=$(usb_name_of UNLISTED-1)
 wait_for 20 journalled UNLISTED-1 block default && pass "block by rule default journalled" ||
   fail "block by rule default journalled"
-check "the decision went to the log with its fields" \
-  grep -q "^device decision: .*device=\"$dev1\".*serial=\"UNLISTED-1\".*action=block rule=\"default\"" \
-  "$AGENT_LOG"
+# The log line follows the journal record: wait for it too.
+wait_for 10 grep -q "^device decision: .*device=\"$dev1\".*serial=\"UNLISTED-1\".*action=block rule=\"default\"" \
+  "$AGENT_LOG" && pass "the decision went to the log with its fields" ||
+  fail "the decision went to the log with its fields"
 sleep 3  # room for a disk to appear, were the stick authorized
 check "unlisted stick unauthorized" [ "$(authorized "$dev1")" = 0 ]
 check "unlisted stick never got a block device" no_disk
