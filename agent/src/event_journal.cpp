@@ -399,7 +399,12 @@ Status EventJournal::NextBatch(std::size_t max_events, std::size_t max_bytes, Ba
   return Status::Ok();
 }
 
-Status EventJournal::Ack(std::uint64_t sequence) {
+Status EventJournal::Ack(std::uint64_t sequence) { return CloseReport(sequence, true); }
+
+Status EventJournal::Withdraw(std::uint64_t sequence) { return CloseReport(sequence, false); }
+
+// Both end the sealed report `sequence`; only an acknowledgement consumes the events it carried.
+Status EventJournal::CloseReport(std::uint64_t sequence, bool consumed) {
   std::lock_guard<std::mutex> guard(mu_);
   std::unique_ptr<platform::FileLock> lock;
   Status s = dir_->Lock(kLockFile, &lock);
@@ -409,7 +414,9 @@ Status EventJournal::Ack(std::uint64_t sequence) {
   std::uint64_t through = 0;
   s = SealedThrough(sequence, &through);
   if (!s.ok()) return s;
-  return WriteAcked(Acked{std::max(acked_.events_through, through), sequence});
+  const std::uint64_t events_through =
+      consumed ? std::max(acked_.events_through, through) : acked_.events_through;
+  return WriteAcked(Acked{events_through, sequence});
 }
 
 Status EventJournal::SealedThrough(std::uint64_t sequence, std::uint64_t* through) {
@@ -434,19 +441,6 @@ Status EventJournal::WriteAcked(const Acked& next) {
   if (!s.ok()) return s;
   acked_ = next;
   return DeleteConsumedSegments();
-}
-
-Status EventJournal::Withdraw(std::uint64_t sequence) {
-  std::lock_guard<std::mutex> guard(mu_);
-  std::unique_ptr<platform::FileLock> lock;
-  Status s = dir_->Lock(kLockFile, &lock);
-  if (s.ok()) s = ScanIfChanged();
-  if (!s.ok()) return s;
-  if (sequence <= acked_.report) return Status::Ok();
-  std::uint64_t through = 0;
-  s = SealedThrough(sequence, &through);
-  if (!s.ok()) return s;
-  return WriteAcked(Acked{acked_.events_through, sequence});
 }
 
 Status EventJournal::Quarantine(std::uint64_t sequence, std::uint64_t* count) {

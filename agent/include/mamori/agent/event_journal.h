@@ -105,6 +105,7 @@ class EventJournal {
                               std::uint64_t report_through);
   platform::Status EnforceBound();
   platform::Status WriteAcked(const Acked& next);
+  platform::Status CloseReport(std::uint64_t sequence, bool consumed);
   platform::Status SealedThrough(std::uint64_t sequence, std::uint64_t* through);
 
   platform::Status DeleteConsumedSegments();
