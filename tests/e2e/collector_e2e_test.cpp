@@ -17,6 +17,9 @@
 #include <future>
 #include <map>
 #include <sstream>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "collector_process.h"
 #include "mamori/collector/client.h"
@@ -91,7 +94,7 @@ class CollectorE2e : public ::testing::TestWithParam<Backend> {
            R"(","agent_port":0,"admin_port":0,"agent_max_body_bytes":)" +
            std::to_string(kAgentBodyLimit) +
            R"(,"long_poll_max_seconds":20,"read_timeout_seconds":10,)"
-           R"("handshake_timeout_seconds":2})";
+           R"("handshake_timeout_seconds":2,"io_threads":4})";
   }
 
   ClientOptions Admin(const std::string& token) const {
@@ -284,6 +287,70 @@ TEST_P(CollectorE2e, PolicyPushWakesALongPoll) {
   EXPECT_EQ(idle.status, 204);
   const auto behind = HttpsRequest(agent.client, "GET", "/v1/policy?after=3&wait=1", "");
   EXPECT_EQ(behind.body, bundle);
+}
+
+// Four I/O threads serve many mutual-TLS sessions at once: every report is stored exactly once,
+// even while two connections race to deliver the same one, and a push wakes a long-poll waiting
+// among them.
+TEST_P(CollectorE2e, ConcurrentSessionsStoreEveryReportExactlyOnce) {
+  constexpr int kAgents = 6;
+  constexpr std::uint64_t kReports = 15;
+  const std::string token = EnrollmentToken("g", kAgents);
+  std::vector<Agent> agents;
+  for (int i = 0; i < kAgents; ++i) agents.push_back(Enroll(token, "machine-" + std::to_string(i)));
+
+  ClientOptions poll_client = agents[0].client;
+  poll_client.timeout_seconds = 30;
+  const auto started = std::chrono::steady_clock::now();
+  auto poll = std::async(std::launch::async, [&] {
+    return HttpsRequest(poll_client, "GET", "/v1/policy?after=0&wait=15", "");
+  });
+  // Two senders per terminal send the same sequences at once, as an agent re-sending from its
+  // spool while its first attempt is still in flight would.
+  std::vector<std::thread> senders;
+  for (const Agent& agent : agents) {
+    for (int copy = 0; copy < 2; ++copy) {
+      senders.emplace_back([&agent] {
+        for (std::uint64_t seq = 1; seq <= kReports; ++seq) {
+          const auto r = HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(seq));
+          if (r.status != 200) {
+            ADD_FAILURE() << agent.id << " sequence " << seq << ": " << r.status << " " << r.body;
+            continue;
+          }
+          // Whichever copy stored it, the acknowledgement covers this sequence.
+          const auto ack = json::parse(r.body).as_object().at("ack").to_number<std::uint64_t>();
+          EXPECT_GE(ack, seq) << agent.id;
+        }
+      });
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string bundle = BundleFor(5);
+  const std::string path = (dir_ / "policy-5.bundle").string();
+  std::ofstream(path) << bundle;
+  std::string out, err;
+  ASSERT_EQ(Ctl({"policy", "push", path}, &out, &err), 0) << err;
+  const ClientResponse got = poll.get();
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, bundle);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(14));
+  for (std::thread& t : senders) t.join();
+
+  const auto events = HttpsRequest(Admin(admin_token_), "GET", "/v1/events?limit=10000", "");
+  ASSERT_EQ(events.status, 200) << events.body;
+  std::map<std::pair<std::string, std::uint64_t>, int> stored;
+  json::object listed = ParseBody(events);
+  for (const auto& e : listed["events"].as_array()) {
+    const auto& o = e.as_object();
+    stored[{std::string(o.at("terminal").as_string()),
+            o.at("sequence").to_number<std::uint64_t>()}]++;
+  }
+  EXPECT_EQ(stored.size(), kAgents * kReports);
+  for (const Agent& agent : agents) {
+    for (std::uint64_t seq = 1; seq <= kReports; ++seq) {
+      EXPECT_EQ((stored[{agent.id, seq}]), 1) << agent.id << " sequence " << seq;
+    }
+  }
 }
 
 TEST_P(CollectorE2e, MalformedBundlesAreRefused) {

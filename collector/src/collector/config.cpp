@@ -13,7 +13,7 @@ void ApplyConfigJson(std::string_view json_text, CollectorConfig& config) {
         root, "",
         {"database", "agent_address", "agent_port", "admin_address", "admin_port", "server_names",
          "agent_max_body_bytes", "admin_max_body_bytes", "max_header_bytes",
-         "handshake_timeout_seconds", "read_timeout_seconds", "long_poll_max_seconds",
+         "handshake_timeout_seconds", "read_timeout_seconds", "io_threads", "long_poll_max_seconds",
          "certificate_days", "report_interval_seconds", "mfa_key_file", "mfa_issuer"});
     auto str = [&f](std::string_view key, std::string& out) {
       if (auto v = f.OptStr(key, 4096)) out = *v;
@@ -47,6 +47,7 @@ void ApplyConfigJson(std::string_view json_text, CollectorConfig& config) {
     num("max_header_bytes", config.server.max_header_bytes, 1024, 1u << 20);
     num("handshake_timeout_seconds", config.server.handshake_timeout_seconds, 1, 600);
     num("read_timeout_seconds", config.server.read_timeout_seconds, 1, 600);
+    num("io_threads", config.server.io_threads, 1, 256);
     num("long_poll_max_seconds", config.api.long_poll_max_seconds, 0, 3600);
     num("certificate_days", config.api.certificate_days, 1, 3650);
     num("report_interval_seconds", config.api.default_report_interval_seconds, 30, 86400);

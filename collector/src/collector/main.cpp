@@ -79,13 +79,15 @@ int main(int argc, char** argv) {
   po::options_description options("options");
   std::vector<std::string> server_names;
   std::string config_path, database, role, label;
-  int agent_port = -1, admin_port = -1;
+  int agent_port = -1, admin_port = -1, io_threads = 0;
   options.add_options()("help,h", "show this help")(
       "config", po::value(&config_path), "JSON configuration file (see collector/README.md)")(
       "database", po::value(&database), "SQLite file or postgresql:// URI (overrides the config)")(
       "agent-port", po::value(&agent_port), "agent listener port (0: any free port)")(
       "admin-port", po::value(&admin_port), "admin listener port (0: any free port)")(
       "server-name", po::value(&server_names), "name or IP in the server certificate (repeat)")(
+      "io-threads", po::value(&io_threads),
+      "threads serving TLS and HTTP (config io_threads; default: one per CPU core)")(
       "role", po::value(&role), "create-api-token: admin or it-read")(
       "label", po::value(&label), "create-api-token: who holds it");
   po::options_description all;
@@ -119,6 +121,13 @@ int main(int argc, char** argv) {
   if (agent_port >= 0) config.server.agent_port = static_cast<std::uint16_t>(agent_port);
   if (admin_port >= 0) config.server.admin_port = static_cast<std::uint16_t>(admin_port);
   if (!server_names.empty()) config.server_names = server_names;
+  if (vm.count("io-threads")) {
+    if (io_threads < 1 || io_threads > 256) {
+      std::cerr << "mamori-collector: --io-threads must be 1..256\n";
+      return kExitUsage;
+    }
+    config.server.io_threads = io_threads;
+  }
 
   if (command == "create-api-token" && !ParseRole(role)) {
     std::cerr << "mamori-collector: create-api-token needs --role admin or --role it-read\n";

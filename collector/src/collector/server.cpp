@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -13,8 +14,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "collector/log.h"
@@ -89,28 +93,41 @@ tcp::endpoint Endpoint(const std::string& address, std::uint16_t port) {
   return {ip, port};
 }
 
+// A policy long-poll waiting for a push. Its timer and flag belong to the session's strand: a wake
+// from another thread is posted there, so it either finds the wait begun and cancels it, or sets
+// `woken` before the session looks at it and waits at all.
+struct PolicyWaiter {
+  explicit PolicyWaiter(const asio::any_io_executor& strand)
+      : timer(strand, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer timer;
+  bool woken = false;
+};
+
 }  // namespace
 
 struct Server::Impl {
-  Impl(Api& a, Metrics& m, const ServerOptions& o) : api(a), metrics(m), options(o) {}
+  Impl(Api& a, Metrics& m, const ServerOptions& o)
+      : api(a), metrics(m), options(o), ioc(std::max(1, o.io_threads)) {}
 
   Api& api;
   Metrics& metrics;
   ServerOptions options;
-  asio::io_context ioc{1};
+  // Every session runs on a strand of its own, so its handlers never run at once; the sessions
+  // themselves run on `options.io_threads` threads.
+  asio::io_context ioc;
   ssl::context agent_ctx{ssl::context::tls_server};
   ssl::context admin_ctx{ssl::context::tls_server};
-  tcp::acceptor agent_acceptor{ioc};
-  tcp::acceptor admin_acceptor{ioc};
-  std::set<asio::steady_timer*> waiters;
-  bool stopping = false;
+  tcp::acceptor agent_acceptor{asio::make_strand(ioc)};
+  tcp::acceptor admin_acceptor{asio::make_strand(ioc)};
+  std::mutex waiters_mutex;
+  std::set<std::shared_ptr<PolicyWaiter>> waiters;
   // Last, so it goes first: its threads post their answers into `ioc`.
   std::unique_ptr<RequestWorkers> workers;
 
-  // A request on its way through the workers; its answer comes back through `ioc`.
+  // A request on its way through the workers; its answer comes back on the session's strand.
   struct Pending {
-    explicit Pending(asio::io_context& context)
-        : timer(context, asio::steady_timer::time_point::max()) {}
+    explicit Pending(const asio::any_io_executor& strand)
+        : timer(strand, asio::steady_timer::time_point::max()) {}
     asio::steady_timer timer;
     std::optional<HttpResponse> response;
   };
@@ -132,8 +149,15 @@ struct Server::Impl {
          {"port", static_cast<int>(bound.port())}});
   }
 
+  // Callable from any thread.
   void WakePolicyWaiters() {
-    for (asio::steady_timer* timer : waiters) timer->cancel();
+    std::lock_guard lock(waiters_mutex);
+    for (const auto& waiter : waiters) {
+      asio::post(waiter->timer.get_executor(), [waiter] {
+        waiter->woken = true;
+        waiter->timer.cancel();
+      });
+    }
   }
 
   asio::awaitable<HttpResponse> LongPoll(const HttpRequest& request, Stream& stream) {
@@ -142,30 +166,41 @@ struct Server::Impl {
     const auto deadline = std::chrono::steady_clock::now() + poll.wait;
     beast::get_lowest_layer(stream).expires_never();
     metrics.AddLongPolls(1);
-    asio::steady_timer timer(ioc);
-    while (!stopping && std::chrono::steady_clock::now() < deadline) {
-      timer.expires_at(deadline);
-      waiters.insert(&timer);
-      boost::system::error_code ec;
-      co_await timer.async_wait(redirect_error(use_awaitable, ec));
-      waiters.erase(&timer);
+    auto waiter = std::make_shared<PolicyWaiter>(co_await asio::this_coro::executor);
+    {
+      std::lock_guard lock(waiters_mutex);
+      waiters.insert(waiter);
+    }
+    // Registered before looking at the store again: a push stored from now on wakes this poll.
+    poll = api.PollPolicy(request);
+    while (!poll.response && std::chrono::steady_clock::now() < deadline) {
+      if (!waiter->woken) {
+        waiter->timer.expires_at(deadline);
+        boost::system::error_code ec;
+        co_await waiter->timer.async_wait(redirect_error(use_awaitable, ec));
+      }
+      waiter->woken = false;
       // Woken early by a push, or at the deadline: either way, look again (the terminal may also
       // have been revoked meanwhile).
       poll = api.PollPolicy(request);
-      if (poll.response) break;
+    }
+    {
+      std::lock_guard lock(waiters_mutex);
+      waiters.erase(waiter);
     }
     metrics.AddLongPolls(-1);
     co_return poll.response ? *poll.response : HttpResponse{204, "", "application/json"};
   }
 
   asio::awaitable<HttpResponse> Offload(bool agent, HttpRequest request) {
-    auto pending = std::make_shared<Pending>(ioc);
+    auto pending = std::make_shared<Pending>(co_await asio::this_coro::executor);
     const bool queued =
-        workers->Submit(agent, std::move(request), [this, pending](HttpResponse response) {
-          asio::post(ioc, [pending, response = std::move(response)]() mutable {
-            pending->response = std::move(response);
-            pending->timer.cancel();
-          });
+        workers->Submit(agent, std::move(request), [pending](HttpResponse response) {
+          asio::post(pending->timer.get_executor(),
+                     [pending, response = std::move(response)]() mutable {
+                       pending->response = std::move(response);
+                       pending->timer.cancel();
+                     });
         });
     if (!queued) co_return workers->Busy();
     while (!pending->response) {
@@ -277,10 +312,13 @@ struct Server::Impl {
   asio::awaitable<void> Accept(tcp::acceptor& acceptor, bool agent) {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(redirect_error(use_awaitable, ec));
+      // Each connection gets a strand of its own; the coroutine runs on it.
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::make_strand(ioc), redirect_error(use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       if (ec) continue;
-      asio::co_spawn(ioc, Session(std::move(socket), agent), asio::detached);
+      auto strand = socket.get_executor();
+      asio::co_spawn(strand, Session(std::move(socket), agent), asio::detached);
     }
   }
 };
@@ -294,8 +332,7 @@ Server::Server(Api& api, Metrics& metrics, const ServerOptions& options,
   impl_->agent_ctx.add_certificate_authority(asio::buffer(ca_pem));
   impl_->agent_ctx.set_verify_mode(ssl::verify_peer);
   // Policies are stored on a worker thread; the waiters belong to the I/O thread.
-  api.OnPolicyStored(
-      [impl = impl_.get()] { asio::post(impl->ioc, [impl] { impl->WakePolicyWaiters(); }); });
+  api.OnPolicyStored([impl = impl_.get()] { impl->WakePolicyWaiters(); });
   impl_->workers = std::make_unique<RequestWorkers>(api, WorkerOptions{});
 }
 
@@ -311,9 +348,7 @@ void Server::Bind() {
 std::uint16_t Server::agent_port() const { return impl_->agent_acceptor.local_endpoint().port(); }
 std::uint16_t Server::admin_port() const { return impl_->admin_acceptor.local_endpoint().port(); }
 
-void Server::WakePolicyWaiters() {
-  asio::post(impl_->ioc, [impl = impl_.get()] { impl->WakePolicyWaiters(); });
-}
+void Server::WakePolicyWaiters() { impl_->WakePolicyWaiters(); }
 
 void Server::Run() {
   Impl& impl = *impl_;
@@ -321,15 +356,18 @@ void Server::Run() {
   signals.async_wait([&impl](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     Log("info", "stopping", {{"signal", signal}});
-    impl.stopping = true;
-    impl.agent_acceptor.close();
-    impl.admin_acceptor.close();
-    impl.WakePolicyWaiters();
+    // Every I/O thread returns; the acceptors close with the server, after the threads are gone.
     impl.ioc.stop();
   });
-  asio::co_spawn(impl.ioc, impl.Accept(impl.agent_acceptor, true), asio::detached);
-  asio::co_spawn(impl.ioc, impl.Accept(impl.admin_acceptor, false), asio::detached);
+  asio::co_spawn(impl.agent_acceptor.get_executor(), impl.Accept(impl.agent_acceptor, true),
+                 asio::detached);
+  asio::co_spawn(impl.admin_acceptor.get_executor(), impl.Accept(impl.admin_acceptor, false),
+                 asio::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl.options.io_threads; ++i)
+    threads.emplace_back([&impl] { impl.ioc.run(); });
   impl.ioc.run();
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace mamori::collector

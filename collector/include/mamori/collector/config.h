@@ -4,7 +4,8 @@
 //    "agent_address": "0.0.0.0", "agent_port": 8443, "admin_address": "127.0.0.1",
 //    "admin_port": 8444, "server_names": ["collector.example.lg.jp"],
 //    "agent_max_body_bytes": 1048576, "admin_max_body_bytes": 3145728, "max_header_bytes": 8192,
-//    "handshake_timeout_seconds": 10, "read_timeout_seconds": 30, "long_poll_max_seconds": 60,
+//    "handshake_timeout_seconds": 10, "read_timeout_seconds": 30, "io_threads": 2,
+//    "long_poll_max_seconds": 60,
 //    "certificate_days": 365, "report_interval_seconds": 300,
 //    "mfa_key_file": "/var/lib/mamori-collector/mfa.key", "mfa_issuer": "Mamori"}
 #pragma once

@@ -1,16 +1,18 @@
 // The HTTPS server (Boost.Beast over OpenSSL, TLS 1.3 only) with its two listeners: the agent
 // listener verifies client certificates against the collector's CA (a certificate is optional only
 // so that enrollment can reach it; every other agent endpoint requires one), the admin listener
-// takes bearer tokens. One io_context thread runs every session; requests are handled by worker
-// threads and reports committed in groups by one writer
+// takes bearer tokens. Sessions run on `io_threads` io_context threads, each session on a strand of
+// its own; requests are handled by worker threads and reports committed in groups by one writer
 // (collector/src/collector/request_workers.h), so no session waits for the database. Long-polls are
-// answered on the I/O thread.
+// answered on the I/O threads.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "mamori/collector/api.h"
 #include "mamori/collector/ca.h"
@@ -29,6 +31,9 @@ struct ServerOptions {
   std::size_t max_header_bytes = 8 * 1024;
   int handshake_timeout_seconds = 10;
   int read_timeout_seconds = 30;
+  // Threads running TLS and HTTP for every session: the handshakes are most of the CPU a fleet
+  // costs, so by default one per core.
+  int io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
 
 class Server {
