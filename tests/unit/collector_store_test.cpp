@@ -411,6 +411,57 @@ TEST_P(StoreTest, ConcurrentEnrollmentsTakeEachTokenUseOnceAndSeeEachOthersMachi
   EXPECT_EQ(originals, 1);  // the first to commit; every later one is flagged
 }
 
+TEST_P(StoreTest, EnrollBatchCountsTokenUsesDownInOrderAndStoresTheRest) {
+  const std::string token = AddToken("g", 3, 5000);
+  const std::string expired = AddToken("g", 5, 1000);
+  const std::vector<EnrollItem> batch = {
+      {token, {"t-1", "machine-x", "c1", "key-1", "h", "s", "o"}},
+      {expired, {"t-2", "machine-y", "c2", "key-2", "h", "s", "o"}},
+      {token, {"t-3", "machine-x", "c3", "key-3", "h", "s", "o"}},  // a clone of t-1
+      {"unknown", {"t-4", "machine-z", "c4", "key-4", "h", "s", "o"}},
+      {token, {"t-5", "machine-v", "c5", "key-5", "h", "s", "o"}},
+      {token, {"t-6", "machine-w", "c6", "key-6", "h", "s", "o"}},  // no use left
+  };
+  const std::vector<EnrollResult> results = store_->EnrollBatch(batch, 2000);
+  ASSERT_EQ(results.size(), batch.size());
+  for (const EnrollResult& r : results) EXPECT_EQ(r.error, "");
+  EXPECT_EQ(results[0].outcome.status, EnrollStatus::kOk);
+  EXPECT_EQ(results[1].outcome.status, EnrollStatus::kTokenExpired);
+  EXPECT_EQ(results[2].outcome.status, EnrollStatus::kOk);
+  ASSERT_TRUE(results[2].outcome.terminal);
+  EXPECT_TRUE(results[2].outcome.terminal->cloned);
+  EXPECT_EQ(results[2].outcome.terminal->cloned_from, "t-1");
+  EXPECT_EQ(results[3].outcome.status, EnrollStatus::kUnknownToken);
+  EXPECT_EQ(results[4].outcome.status, EnrollStatus::kOk);
+  EXPECT_EQ(results[5].outcome.status, EnrollStatus::kTokenExhausted);
+  EXPECT_EQ(store_->FindEnrollmentToken(token)->first.uses_left, 0);
+  EXPECT_EQ(store_->FindEnrollmentToken(expired)->first.uses_left, 5);
+  EXPECT_TRUE(store_->FindTerminal("t-5"));
+  EXPECT_FALSE(store_->FindTerminal("t-2"));
+  EXPECT_FALSE(store_->FindTerminal("t-6"));
+  EXPECT_EQ(store_->Fleet().size(), 3u);
+}
+
+TEST_P(StoreTest, EnrollBatchRefusesOnlyTheEnrollmentThatFails) {
+  const std::string token = AddToken("g", 5, 5000);
+  // The second reuses the first's terminal id: its insert fails, the others are stored.
+  const std::vector<EnrollItem> batch = {
+      {token, {"t-1", "machine-1", "c1", "key-1", "h", "s", "o"}},
+      {token, {"t-1", "machine-2", "c2", "key-2", "h", "s", "o"}},
+      {token, {"t-3", "machine-3", "c3", "key-3", "h", "s", "o"}},
+  };
+  const std::vector<EnrollResult> results = store_->EnrollBatch(batch, 2000);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].error, "");
+  EXPECT_EQ(results[0].outcome.status, EnrollStatus::kOk);
+  EXPECT_NE(results[1].error, "");
+  EXPECT_EQ(results[2].error, "");
+  EXPECT_EQ(results[2].outcome.status, EnrollStatus::kOk);
+  EXPECT_EQ(store_->FindTerminal("t-1")->machine_id, "machine-1");
+  EXPECT_TRUE(store_->FindTerminal("t-3"));
+  EXPECT_EQ(store_->FindEnrollmentToken(token)->first.uses_left, 3);  // the failed one's use kept
+}
+
 TEST_P(StoreTest, ConcurrentPushesKeepOnlyHigherVersions) {
   auto other = OpenStore(db_->uri());
   std::atomic<int> stored{0};

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include "collector/request_workers.h"
 #include "mamori/collector/sqlite_store.h"
 #include "mamori/collector/tokens.h"
+#include "test_pki.h"
 
 namespace mamori::collector {
 namespace {
@@ -33,6 +35,14 @@ class RawDb {
   void Exec(const std::string& sql) {
     ASSERT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
         << sql << ": " << sqlite3_errmsg(db_);
+  }
+  bool HasTerminal(const std::string& id) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT 1 FROM terminals WHERE id = ?", -1, &s, nullptr);
+    sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    const bool found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return found;
   }
   bool HasReport(const std::string& terminal, std::uint64_t sequence) {
     sqlite3_stmt* s = nullptr;
@@ -66,6 +76,7 @@ class WorkersTest : public ::testing::Test {
     api_ = std::make_unique<Api>(*store_, *ca_, metrics_, ApiOptions{}, [] { return 2000; });
     const NewToken token = GenerateToken(kEnrollmentTokenPrefix);
     store_->CreateEnrollmentToken({token.id, "g", 10, 5000, 100}, token.secret_hash);
+    token_text_ = token.text;
     for (const char* id : {"t-a", "t-b", "t-gone"}) {
       const std::string name = id;
       ASSERT_EQ(
@@ -106,6 +117,29 @@ class WorkersTest : public ::testing::Test {
     ASSERT_TRUE(queued);
   }
 
+  // Posts an enrollment of `machine_id`; its answer lands in answers_[key].
+  void PostEnrollment(const std::string& key, const std::string& machine_id) {
+    const auto csr = mamori::testing::MakeCsr(mamori::testing::KeyKind::kP256);
+    boost::json::object body{{"token", token_text_},
+                             {"csr", csr.csr_pem},
+                             {"facts", {{"machine_id", machine_id}, {"hostname", "h"}}}};
+    HttpRequest request{"POST", "/v1/enroll", "", boost::json::serialize(body), std::nullopt};
+    const bool queued =
+        workers_->Submit(true, std::move(request), [=, this](HttpResponse response) {
+          bool committed = false;
+          boost::system::error_code ec;
+          const boost::json::value answer = boost::json::parse(response.body, ec);
+          if (!ec && answer.is_object() && answer.as_object().contains("terminal_id")) {
+            RawDb observer(db_path());
+            committed = observer.HasTerminal(std::string(answer.at("terminal_id").as_string()));
+          }
+          std::lock_guard lock(mutex_);
+          answers_[key] = {response.status, response.retry_after_seconds, committed};
+          answered_.notify_all();
+        });
+    ASSERT_TRUE(queued);
+  }
+
   std::map<std::string, Answer> WaitForAnswers(std::size_t count) {
     std::unique_lock lock(mutex_);
     EXPECT_TRUE(answered_.wait_for(lock, 20s, [&] { return answers_.size() >= count; }));
@@ -123,6 +157,7 @@ class WorkersTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<RequestWorkers> workers_;
+  std::string token_text_;
   std::mutex mutex_;
   std::condition_variable answered_;
   std::map<std::string, Answer> answers_;
@@ -152,6 +187,35 @@ TEST_F(WorkersTest, AReportIsAnsweredOnlyAfterItsCommitAndABadOneCostsTheOthersN
   EXPECT_FALSE(answers.at("gone1").committed_when_answered);
   EXPECT_EQ(store_->FindTerminal("t-a")->last_sequence, 2u);
   EXPECT_TRUE(store_->HasReport("t-b", 1));
+}
+
+TEST_F(WorkersTest, EnrollmentsAreAnsweredOnlyAfterTheirCommitAndCountTheTokenDown) {
+  StartWorkers(WorkerOptions{});
+  RawDb locker(db_path());
+  locker.Exec("BEGIN IMMEDIATE");
+  for (int i = 0; i < 9; ++i) PostEnrollment("e" + std::to_string(i), "m-" + std::to_string(i));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(AnswersSoFar(), 0u) << "answered while nothing could commit";
+  locker.Exec("COMMIT");
+
+  const auto answers = WaitForAnswers(9);
+  ASSERT_EQ(answers.size(), 9u);
+  int enrolled = 0, refused = 0;
+  for (const auto& [key, answer] : answers) {
+    if (answer.status == 201) {
+      ++enrolled;
+      EXPECT_TRUE(answer.committed_when_answered) << key;
+    } else {
+      ++refused;
+      EXPECT_EQ(answer.status, 401) << key;
+    }
+  }
+  // The token had 7 uses left after the fixture's three enrollments.
+  EXPECT_EQ(enrolled, 7);
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(store_->FindEnrollmentToken(ParseToken(token_text_, kEnrollmentTokenPrefix)->id)
+                ->first.uses_left,
+            0);
 }
 
 TEST_F(WorkersTest, AFullReportQueueAnswers503WithRetryAfter) {

@@ -164,7 +164,9 @@ HttpResponse Api::HandleAgent(const HttpRequest& request) {
     const Target target = ParseTarget(request.target);
     if (target.path == "/v1/enroll") {
       if (request.method != "POST") return ErrorResponse(405, "use POST");
-      return Enroll(request);
+      auto prepared = PrepareEnrollment(request);
+      if (auto* refused = std::get_if<HttpResponse>(&prepared)) return std::move(*refused);
+      return CommitEnrollments({std::get<PreparedEnrollment>(std::move(prepared))}).front();
     }
     if (target.path == "/v1/reports") {
       if (request.method != "POST") return ErrorResponse(405, "use POST");
@@ -213,7 +215,20 @@ PolicyPoll Api::PollPolicy(const HttpRequest& request) {
   }
 }
 
-HttpResponse Api::Enroll(const HttpRequest& request) {
+bool Api::IsEnrollment(const HttpRequest& request) {
+  return request.method == "POST" && ParseTarget(request.target).path == "/v1/enroll";
+}
+
+std::variant<HttpResponse, PreparedEnrollment> Api::PrepareEnrollment(const HttpRequest& request) {
+  try {
+    return PrepareEnrollmentOrThrow(request);
+  } catch (const BadRequest& e) {
+    return ErrorResponse(400, e.what());
+  }
+}
+
+std::variant<HttpResponse, PreparedEnrollment> Api::PrepareEnrollmentOrThrow(
+    const HttpRequest& request) {
   const boost::json::object root = ParseObject(request.body);
   const Fields fields(root, "", {"token", "csr", "facts"});
   const std::string token_text = fields.Str("token", 256);
@@ -238,8 +253,30 @@ HttpResponse Api::Enroll(const HttpRequest& request) {
   const auto& cert = std::get<IssuedCertificate>(issued);
   nt.cert_fingerprint = cert.cert_fingerprint;
   nt.key_fingerprint = cert.key_fingerprint;
+  return PreparedEnrollment{{parts->id, std::move(nt)}, cert.cert_pem};
+}
 
-  const EnrollOutcome outcome = store_.Enroll(parts->id, nt, now);
+std::vector<HttpResponse> Api::CommitEnrollments(const std::vector<PreparedEnrollment>& items) {
+  std::vector<EnrollItem> batch;
+  batch.reserve(items.size());
+  for (const PreparedEnrollment& p : items) batch.push_back(p.item);
+  const std::vector<EnrollResult> results = store_.EnrollBatch(batch, clock_());
+  std::vector<HttpResponse> out;
+  out.reserve(results.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].error.empty()) {
+      Log("error", "enrollment not stored",
+          {{"token_id", items[i].item.token_id}, {"error", results[i].error}});
+      out.push_back(ErrorResponse(500, "internal error; see the collector's log"));
+      continue;
+    }
+    out.push_back(EnrollmentResponse(items[i], results[i].outcome));
+  }
+  return out;
+}
+
+HttpResponse Api::EnrollmentResponse(const PreparedEnrollment& prepared,
+                                     const EnrollOutcome& outcome) {
   switch (outcome.status) {
     case EnrollStatus::kOk:
       break;
@@ -256,12 +293,12 @@ HttpResponse Api::Enroll(const HttpRequest& request) {
       {{"terminal", t.id},
        {"group", t.group},
        {"hostname", t.hostname},
-       {"token_id", parts->id},
+       {"token_id", prepared.item.token_id},
        {"cloned_from", t.cloned_from}});
   boost::json::object body;
   body["terminal_id"] = t.id;
   body["group"] = t.group;
-  body["certificate"] = cert.cert_pem;
+  body["certificate"] = prepared.certificate_pem;
   body["ca"] = ca_.cert_pem();
   body["cloned"] = t.cloned;
   body["cloned_from"] = t.cloned_from;

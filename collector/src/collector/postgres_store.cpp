@@ -405,31 +405,53 @@ class PostgresStore final : public Store {
   // Serializable: two enrollments of one machine-id under different keys at the same time must
   // not both miss each other, and a token's last use goes to one of them only.
   EnrollOutcome Enroll(const std::string& token_id, const NewTerminal& nt, UnixTime now) override {
-    return Transact(Isolation::kSerializable, [&]() -> EnrollOutcome {
-      auto found = FindEnrollmentTokenLocked(token_id);
-      if (!found) return {EnrollStatus::kUnknownToken, std::nullopt};
-      const EnrollmentToken& token = found->first;
-      if (token.expires_at <= now) return {EnrollStatus::kTokenExpired, std::nullopt};
-      if (token.uses_left <= 0) return {EnrollStatus::kTokenExhausted, std::nullopt};
-      db_.Exec("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = $1",
-               {Text(token_id)});
-      const Result clone = db_.Exec(
-          "SELECT id FROM terminals WHERE machine_id = $1 AND NOT revoked AND "
-          "key_fingerprint <> $2 AND NOT EXISTS (SELECT 1 FROM terminals WHERE "
-          "machine_id = $1 AND key_fingerprint = $2) ORDER BY enrolled_at, id LIMIT 1",
-          {Text(nt.machine_id), Text(nt.key_fingerprint)});
-      const std::string cloned_from = clone.rows() > 0 ? clone.Text(0, 0) : "";
-      db_.Exec(
-          "INSERT INTO terminals (id, grp, machine_id, cert_fingerprint, key_fingerprint, "
-          "hostname, serial, os, enrolled_at, cloned, cloned_from) VALUES ($1, $2, $3, $4, $5, "
-          "$6, $7, $8, $9, $10, $11)",
-          {Text(nt.id), Text(token.group), Text(nt.machine_id), Text(nt.cert_fingerprint),
-           Text(nt.key_fingerprint), Text(nt.hostname), Text(nt.serial), Text(nt.os), Int(now),
-           Text(cloned_from.empty() ? "false" : "true"), Text(cloned_from)});
-      return {EnrollStatus::kOk, FindTerminalLocked(nt.id)};
-    });
+    return Transact(Isolation::kSerializable, [&] { return EnrollLocked(token_id, nt, now); });
   }
 
+  std::vector<EnrollResult> EnrollBatch(const std::vector<EnrollItem>& items,
+                                        UnixTime now) override {
+    std::vector<EnrollResult> results;
+    try {
+      Transact(Isolation::kSerializable, [&] {
+        results.clear();  // a retried transaction starts over
+        for (const EnrollItem& item : items) {
+          results.push_back({EnrollLocked(item.token_id, item.terminal, now), ""});
+        }
+        return 0;
+      });
+      return results;
+    } catch (const std::exception&) {
+      // The batch rolled back: each again on its own, so that only the failing one is refused.
+    }
+    return Store::EnrollBatch(items, now);
+  }
+
+ private:
+  EnrollOutcome EnrollLocked(const std::string& token_id, const NewTerminal& nt, UnixTime now) {
+    auto found = FindEnrollmentTokenLocked(token_id);
+    if (!found) return {EnrollStatus::kUnknownToken, std::nullopt};
+    const EnrollmentToken& token = found->first;
+    if (token.expires_at <= now) return {EnrollStatus::kTokenExpired, std::nullopt};
+    if (token.uses_left <= 0) return {EnrollStatus::kTokenExhausted, std::nullopt};
+    db_.Exec("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = $1",
+             {Text(token_id)});
+    const Result clone = db_.Exec(
+        "SELECT id FROM terminals WHERE machine_id = $1 AND NOT revoked AND "
+        "key_fingerprint <> $2 AND NOT EXISTS (SELECT 1 FROM terminals WHERE "
+        "machine_id = $1 AND key_fingerprint = $2) ORDER BY enrolled_at, id LIMIT 1",
+        {Text(nt.machine_id), Text(nt.key_fingerprint)});
+    const std::string cloned_from = clone.rows() > 0 ? clone.Text(0, 0) : "";
+    db_.Exec(
+        "INSERT INTO terminals (id, grp, machine_id, cert_fingerprint, key_fingerprint, "
+        "hostname, serial, os, enrolled_at, cloned, cloned_from) VALUES ($1, $2, $3, $4, $5, "
+        "$6, $7, $8, $9, $10, $11)",
+        {Text(nt.id), Text(token.group), Text(nt.machine_id), Text(nt.cert_fingerprint),
+         Text(nt.key_fingerprint), Text(nt.hostname), Text(nt.serial), Text(nt.os), Int(now),
+         Text(cloned_from.empty() ? "false" : "true"), Text(cloned_from)});
+    return {EnrollStatus::kOk, FindTerminalLocked(nt.id)};
+  }
+
+ public:
   void CreateApiToken(const ApiToken& token, const std::string& secret_hash) override {
     Transact(Isolation::kReadCommitted, [&] {
       db_.Exec(

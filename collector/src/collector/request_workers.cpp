@@ -33,7 +33,7 @@ RequestWorkers::~RequestWorkers() {
     std::lock_guard lock(mutex_);
     writer_stopping_ = true;
   }
-  reports_ready_.notify_all();
+  writer_ready_.notify_all();
   writer_.join();
 }
 
@@ -67,31 +67,40 @@ void RequestWorkers::Work() {
   }
 }
 
+template <class Item>
+bool RequestWorkers::Queue(std::vector<Pending<Item>>& queue, Item& item, Done& done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue.size() >= options_.max_pending) return false;
+    queue.push_back({std::move(item), std::move(done)});
+  }
+  writer_ready_.notify_one();
+  return true;
+}
+
 void RequestWorkers::Serve(Job& job) {
   HttpResponse response;
   try {
     if (!job.agent) {
       response = api_.HandleAdmin(job.request);
-    } else if (!Api::IsReport(job.request)) {
-      response = api_.HandleAgent(job.request);
-    } else {
+    } else if (Api::IsReport(job.request)) {
       auto prepared = api_.PrepareReport(job.request);
       if (auto* item = std::get_if<IngestItem>(&prepared)) {
-        {
-          std::lock_guard lock(mutex_);
-          if (reports_.size() < options_.max_pending) {
-            reports_.push_back({std::move(*item), std::move(job.done)});
-            item = nullptr;
-          }
-        }
-        if (item == nullptr) {
-          reports_ready_.notify_one();
-          return;
-        }
+        if (Queue(reports_, *item, job.done)) return;
         response = Busy();
       } else {
         response = std::get<HttpResponse>(std::move(prepared));
       }
+    } else if (Api::IsEnrollment(job.request)) {
+      auto prepared = api_.PrepareEnrollment(job.request);
+      if (auto* item = std::get_if<PreparedEnrollment>(&prepared)) {
+        if (Queue(enrollments_, *item, job.done)) return;
+        response = Busy();
+      } else {
+        response = std::get<HttpResponse>(std::move(prepared));
+      }
+    } else {
+      response = api_.HandleAgent(job.request);
     }
   } catch (const std::exception& e) {
     response = InternalError(job.request.target, e);
@@ -99,21 +108,35 @@ void RequestWorkers::Serve(Job& job) {
   job.done(std::move(response));
 }
 
+// Called with `mutex_` held.
+template <class Item>
+std::vector<RequestWorkers::Pending<Item>> RequestWorkers::TakeBatch(
+    std::vector<Pending<Item>>& queue) {
+  std::vector<Pending<Item>> batch;
+  if (queue.size() <= options_.max_batch) {
+    batch.swap(queue);
+  } else {
+    const auto cut = queue.begin() + static_cast<std::ptrdiff_t>(options_.max_batch);
+    batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(cut));
+    queue.erase(queue.begin(), cut);
+  }
+  return batch;
+}
+
 void RequestWorkers::Write() {
   for (;;) {
     std::vector<PendingReport> batch;
+    std::vector<PendingEnrollment> enrollments;
     {
       std::unique_lock lock(mutex_);
-      reports_ready_.wait(lock, [this] { return writer_stopping_ || !reports_.empty(); });
-      if (reports_.empty()) return;
-      if (reports_.size() <= options_.max_batch) {
-        batch.swap(reports_);
-      } else {
-        const auto cut = reports_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch);
-        batch.assign(std::make_move_iterator(reports_.begin()), std::make_move_iterator(cut));
-        reports_.erase(reports_.begin(), cut);
-      }
+      writer_ready_.wait(
+          lock, [this] { return writer_stopping_ || !reports_.empty() || !enrollments_.empty(); });
+      if (reports_.empty() && enrollments_.empty()) return;
+      batch = TakeBatch(reports_);
+      enrollments = TakeBatch(enrollments_);
     }
+    if (!enrollments.empty()) CommitEnrollments(enrollments);
+    if (batch.empty()) continue;
     std::vector<IngestItem> items;
     items.reserve(batch.size());
     for (PendingReport& p : batch) items.push_back(std::move(p.item));
@@ -126,6 +149,19 @@ void RequestWorkers::Write() {
     // Only now, after the commit, does any terminal hear that its report is stored.
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(responses[i]));
   }
+}
+
+void RequestWorkers::CommitEnrollments(std::vector<PendingEnrollment>& batch) {
+  std::vector<PreparedEnrollment> items;
+  items.reserve(batch.size());
+  for (PendingEnrollment& p : batch) items.push_back(std::move(p.item));
+  std::vector<HttpResponse> responses;
+  try {
+    responses = api_.CommitEnrollments(items);
+  } catch (const std::exception& e) {
+    responses.assign(batch.size(), InternalError("/v1/enroll", e));
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(responses[i]));
 }
 
 }  // namespace mamori::collector

@@ -173,6 +173,42 @@ class SqliteStore final : public Store {
   EnrollOutcome Enroll(const std::string& token_id, const NewTerminal& nt, UnixTime now) override {
     std::lock_guard lock(mutex_);
     Transaction tx(db_);
+    EnrollOutcome outcome = EnrollLocked(token_id, nt, now);
+    tx.Commit();
+    return outcome;
+  }
+
+  std::vector<EnrollResult> EnrollBatch(const std::vector<EnrollItem>& items,
+                                        UnixTime now) override {
+    std::lock_guard lock(mutex_);
+    std::vector<EnrollResult> results;
+    results.reserve(items.size());
+    try {
+      Transaction tx(db_);
+      for (const EnrollItem& item : items) {
+        results.push_back({EnrollLocked(item.token_id, item.terminal, now), ""});
+      }
+      tx.Commit();
+      return results;
+    } catch (const std::exception&) {
+      // The batch rolled back: each again on its own, so that only the failing one is refused.
+    }
+    results.clear();
+    for (const EnrollItem& item : items) {
+      try {
+        Transaction tx(db_);
+        EnrollOutcome outcome = EnrollLocked(item.token_id, item.terminal, now);
+        tx.Commit();
+        results.push_back({std::move(outcome), ""});
+      } catch (const std::exception& e) {
+        results.push_back({{}, e.what()});
+      }
+    }
+    return results;
+  }
+
+ private:
+  EnrollOutcome EnrollLocked(const std::string& token_id, const NewTerminal& nt, UnixTime now) {
     auto found = FindEnrollmentTokenLocked(token_id);
     if (!found) return {EnrollStatus::kUnknownToken, std::nullopt};
     const EnrollmentToken& token = found->first;
@@ -206,11 +242,10 @@ class SqliteStore final : public Store {
         .Bind(10, std::int64_t{cloned_from.empty() ? 0 : 1})
         .Bind(11, cloned_from)
         .Run();
-    auto terminal = FindTerminalLocked(nt.id);
-    tx.Commit();
-    return {EnrollStatus::kOk, std::move(terminal)};
+    return {EnrollStatus::kOk, FindTerminalLocked(nt.id)};
   }
 
+ public:
   void CreateApiToken(const ApiToken& token, const std::string& secret_hash) override {
     std::lock_guard lock(mutex_);
     Stmt(db_,

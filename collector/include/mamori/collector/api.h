@@ -64,6 +64,12 @@ struct PolicyPoll {
   std::chrono::seconds wait{0};
 };
 
+// An enrollment whose token is checked and certificate signed, waiting to be stored.
+struct PreparedEnrollment {
+  EnrollItem item;
+  std::string certificate_pem;
+};
+
 class Api {
  public:
   using Clock = std::function<UnixTime()>;
@@ -81,6 +87,13 @@ class Api {
   std::variant<HttpResponse, IngestItem> PrepareReport(const HttpRequest& request);
   std::vector<HttpResponse> CommitReports(const std::vector<IngestItem>& items);
 
+  // An enrollment in steps, for group commit: PrepareEnrollment checks the token and signs the
+  // certificate (a response when it is refused), CommitEnrollments stores a batch of them in one
+  // transaction and answers each.
+  static bool IsEnrollment(const HttpRequest& request);
+  std::variant<HttpResponse, PreparedEnrollment> PrepareEnrollment(const HttpRequest& request);
+  std::vector<HttpResponse> CommitEnrollments(const std::vector<PreparedEnrollment>& items);
+
   static bool IsPolicyPoll(const HttpRequest& request);
   // Called again after each wake-up until it answers or the wait is over.
   PolicyPoll PollPolicy(const HttpRequest& request);
@@ -93,7 +106,10 @@ class Api {
   std::optional<Terminal> AuthenticateTerminal(const HttpRequest& request, HttpResponse& error);
   std::optional<ApiToken> AuthenticateToken(const HttpRequest& request, HttpResponse& error);
 
-  HttpResponse Enroll(const HttpRequest& request);
+  // Throws BadRequest on malformed input.
+  std::variant<HttpResponse, PreparedEnrollment> PrepareEnrollmentOrThrow(
+      const HttpRequest& request);
+  HttpResponse EnrollmentResponse(const PreparedEnrollment& prepared, const EnrollOutcome& outcome);
   HttpResponse MfaChanges(const Terminal& terminal, const HttpRequest& request);
 
   HttpResponse CreateToken(const ApiToken& caller, const HttpRequest& request);

@@ -132,6 +132,17 @@ struct EnrollOutcome {
   std::optional<Terminal> terminal;  // set when kOk
 };
 
+// One enrollment of a group commit.
+struct EnrollItem {
+  std::string token_id;
+  NewTerminal terminal;
+};
+
+struct EnrollResult {
+  EnrollOutcome outcome;
+  std::string error;  // set when storing failed: nothing of this enrollment was written
+};
+
 enum class PolicyStoreStatus { kStored, kNotNewer };
 
 // A user's centrally enrolled TOTP credential. The secret is sealed with the collector's MFA key
@@ -209,6 +220,22 @@ class Store {
   // terminal a flagged clone.
   virtual EnrollOutcome Enroll(const std::string& token_id, const NewTerminal& terminal,
                                UnixTime now) = 0;
+  // Group commit: each of `items` as Enroll would, in order (a token's uses count down through
+  // the batch), with one result per item, returned only after the commit. One that fails leaves
+  // the others stored. This default commits each on its own.
+  virtual std::vector<EnrollResult> EnrollBatch(const std::vector<EnrollItem>& items,
+                                                UnixTime now) {
+    std::vector<EnrollResult> results;
+    results.reserve(items.size());
+    for (const EnrollItem& item : items) {
+      try {
+        results.push_back({Enroll(item.token_id, item.terminal, now), ""});
+      } catch (const std::exception& e) {
+        results.push_back({{}, e.what()});
+      }
+    }
+    return results;
+  }
 
   virtual void CreateApiToken(const ApiToken& token, const std::string& secret_hash) = 0;
   virtual std::optional<std::pair<ApiToken, TokenSecret>> FindApiToken(const std::string& id) = 0;
