@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -48,6 +52,42 @@ TEST_F(CaTest, SignsAP256CsrWithTheTerminalIdAsSubject) {
   const auto again = std::get<IssuedCertificate>(ca.SignTerminalCsr(csr.csr_pem, "t-1", Now(), 1));
   EXPECT_EQ(again.key_fingerprint, cert.key_fingerprint);
   EXPECT_NE(again.cert_fingerprint, cert.cert_fingerprint);
+}
+
+// The certificate carries the request's key, and the key fingerprint is the SHA-256 of its
+// SubjectPublicKeyInfo, for both accepted key types.
+TEST_F(CaTest, CertificateCarriesTheRequestsKeyAndItsFingerprint) {
+  const auto ca = CertificateAuthority::LoadOrCreate(*store_, Now());
+  for (const KeyKind kind : {KeyKind::kP256, KeyKind::kEd25519}) {
+    const auto csr = MakeCsr(kind);
+    auto issued = ca.SignTerminalCsr(csr.csr_pem, "t-k", Now(), 30);
+    ASSERT_TRUE(std::holds_alternative<IssuedCertificate>(issued)) << std::get<std::string>(issued);
+    const auto& cert = std::get<IssuedCertificate>(issued);
+    BIO* key_bio = BIO_new_mem_buf(csr.key_pem.data(), static_cast<int>(csr.key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+    BIO* cert_bio = BIO_new_mem_buf(cert.cert_pem.data(), static_cast<int>(cert.cert_pem.size()));
+    X509* x509 = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+    ASSERT_NE(key, nullptr);
+    ASSERT_NE(x509, nullptr);
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(x509), key), 1);
+    unsigned char* der = nullptr;
+    const int size = i2d_PUBKEY(key, &der);
+    ASSERT_GT(size, 0);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(der, static_cast<std::size_t>(size), digest);
+    std::string hex;
+    for (unsigned char b : digest) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      hex += kHex[b >> 4];
+      hex += kHex[b & 15];
+    }
+    EXPECT_EQ(cert.key_fingerprint, hex);
+    OPENSSL_free(der);
+    X509_free(x509);
+    BIO_free(cert_bio);
+    EVP_PKEY_free(key);
+    BIO_free(key_bio);
+  }
 }
 
 TEST_F(CaTest, AcceptsEd25519) {

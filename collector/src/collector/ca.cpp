@@ -105,9 +105,9 @@ void AddEntry(X509_NAME* name, const char* field, std::string_view value) {
   }
 }
 
-// A certificate with a random 127-bit serial and the validity window; subject and issuer are set
-// by the caller.
-Cert NewCert(EVP_PKEY* public_key, UnixTime now, int days) {
+// A certificate with a random 127-bit serial and the validity window; public key, subject and
+// issuer are set by the caller.
+Cert NewCert(UnixTime now, int days) {
   Cert cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) Fail("X509_new");
   Bn serial(BN_new());
@@ -116,11 +116,53 @@ Cert NewCert(EVP_PKEY* public_key, UnixTime now, int days) {
     Fail("certificate serial");
   }
   if (!ASN1_TIME_set(X509_getm_notBefore(cert.get()), now - kBackdateSeconds) ||
-      !ASN1_TIME_set(X509_getm_notAfter(cert.get()), now + std::int64_t{days} * 86400) ||
-      X509_set_pubkey(cert.get(), public_key) != 1) {
+      !ASN1_TIME_set(X509_getm_notAfter(cert.get()), now + std::int64_t{days} * 86400)) {
     Fail("certificate validity");
   }
   return cert;
+}
+
+Cert NewCert(EVP_PKEY* public_key, UnixTime now, int days) {
+  Cert cert = NewCert(now, days);
+  if (X509_set_pubkey(cert.get(), public_key) != 1) Fail("X509_set_pubkey");
+  return cert;
+}
+
+// Puts the request's SubjectPublicKeyInfo into the certificate as it was decoded. X509_set_pubkey
+// would encode the key again through OpenSSL's encoder and decode the result, which costs more
+// than verifying and signing together.
+void CopyPublicKey(X509* cert, X509_PUBKEY* from) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* key = nullptr;
+  int key_length = 0;
+  X509_ALGOR* algor = nullptr;
+  if (X509_PUBKEY_get0_param(&algorithm, &key, &key_length, &algor, from) != 1 || key == nullptr) {
+    Fail("csr public key");
+  }
+  const ASN1_OBJECT* parameter_object = nullptr;
+  int parameter_type = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  X509_ALGOR_get0(&parameter_object, &parameter_type, &parameter, algor);
+  // Ed25519 has no parameters, a P-256 key the curve's OID (the only keys accepted).
+  void* parameter_copy = nullptr;
+  if (parameter_type == V_ASN1_OBJECT) {
+    parameter_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(parameter));
+    if (parameter_copy == nullptr) Fail("OBJ_dup");
+  } else if (parameter_type != V_ASN1_UNDEF) {
+    Fail("csr public key parameters");
+  }
+  auto* key_copy =
+      static_cast<unsigned char*>(OPENSSL_memdup(key, static_cast<std::size_t>(key_length)));
+  ASN1_OBJECT* algorithm_copy = OBJ_dup(algorithm);
+  if (key_copy == nullptr || algorithm_copy == nullptr ||
+      X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), algorithm_copy, parameter_type,
+                             parameter_copy, key_copy, key_length) != 1) {
+    // On failure X509_PUBKEY_set0_param took none of them.
+    OPENSSL_free(key_copy);
+    ASN1_OBJECT_free(algorithm_copy);
+    ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(parameter_copy));
+    Fail("X509_PUBKEY_set0_param");
+  }
 }
 
 void AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
@@ -213,7 +255,9 @@ std::variant<IssuedCertificate, std::string> CertificateAuthority::SignTerminalC
     ERR_clear_error();
     return std::string("csr: its signature does not verify");
   }
-  Cert cert = NewCert(public_key, now, days);
+  X509_PUBKEY* request_key = X509_REQ_get_X509_PUBKEY(req.get());
+  Cert cert = NewCert(now, days);
+  CopyPublicKey(cert.get(), request_key);
   X509_NAME* name = X509_get_subject_name(cert.get());
   AddEntry(name, "O", "Mamori");
   AddEntry(name, "OU", kTerminalCertOu);
@@ -231,7 +275,7 @@ std::variant<IssuedCertificate, std::string> CertificateAuthority::SignTerminalC
   IssuedCertificate issued;
   issued.cert_pem = CertPem(cert.get());
   issued.cert_fingerprint = DerSha256<X509, i2d_X509>(cert.get());
-  issued.key_fingerprint = DerSha256<EVP_PKEY, i2d_PUBKEY>(public_key);
+  issued.key_fingerprint = DerSha256<X509_PUBKEY, i2d_X509_PUBKEY>(request_key);
   return issued;
 }
 
