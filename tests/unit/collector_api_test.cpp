@@ -196,6 +196,15 @@ TEST(CollectorConfig, AppliesFieldsAndNamesBadOnes) {
     EXPECT_EQ(std::string(e.what()), "/admin_port: must be between 0 and 65535");
   }
   EXPECT_THROW(ApplyConfigJson(R"({"databse":"typo"})", config), std::invalid_argument);
+  EXPECT_GE(config.server.io_threads, 1);  // one per core unless configured
+  ApplyConfigJson(R"({"io_threads":8})", config);
+  EXPECT_EQ(config.server.io_threads, 8);
+  try {
+    ApplyConfigJson(R"({"io_threads":0})", config);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "/io_threads: must be between 1 and 256");
+  }
 }
 
 TEST(TableOutput, CsvHasBomCrlfQuotingAndNoFormulas) {

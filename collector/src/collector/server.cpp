@@ -331,7 +331,7 @@ Server::Server(Api& api, Metrics& metrics, const ServerOptions& options,
   // A certificate, when sent, must chain to the CA; enrollment is the one request without one.
   impl_->agent_ctx.add_certificate_authority(asio::buffer(ca_pem));
   impl_->agent_ctx.set_verify_mode(ssl::verify_peer);
-  // Policies are stored on a worker thread; the waiters belong to the I/O thread.
+  // Policies are stored on a worker thread; each waiter is woken on its own session's strand.
   api.OnPolicyStored([impl = impl_.get()] { impl->WakePolicyWaiters(); });
   impl_->workers = std::make_unique<RequestWorkers>(api, WorkerOptions{});
 }
