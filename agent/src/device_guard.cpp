@@ -196,6 +196,7 @@ void DeviceGuard::HandleEvent(const platform::Uevent& event, SteadyTime received
   } else if (event.subsystem == "thunderbolt" && event.action == "add") {
     DecideThunderbolt(received);
   }
+  sink_.Settled();
 }
 
 void DeviceGuard::ApplyPolicy(const policy::UsbPolicy& policy) {
@@ -234,6 +235,7 @@ void DeviceGuard::Rescan() {
     }
   }
   DecideThunderbolt(std::nullopt);
+  sink_.Settled();
 }
 
 void DeviceGuard::DecideUsb(const std::string& name, std::optional<SteadyTime> received) {
@@ -266,6 +268,14 @@ void DeviceGuard::DecideUsb(const std::string& name, std::optional<SteadyTime> r
                        !SameIdentity(previous->second.present.identity, known.present.identity) ||
                        !SameDecision(previous->second.present.decision, decision);
 
+  // A decision that changes the device (lets it in, or removes it) is recorded before the write:
+  // no device is let in or removed without its record, even if the agent dies right after the
+  // write. Meanwhile the device stays unauthorized (default deny). A block is written first: it
+  // only confirms what default deny already holds, and an agent that dies before its record
+  // decides and records every present device again at its restart.
+  const bool record_first = decision.audit_only || decision.action != UsbAction::kBlock;
+  const bool record = changed || !known.detail.empty();
+  if (record_first && record) Emit(known, received);
   if (decision.audit_only) {
     Report(bus_.SetAuthorized(name, true));  // audit blocks nothing
   } else {
@@ -291,9 +301,10 @@ void DeviceGuard::DecideUsb(const std::string& name, std::optional<SteadyTime> r
       // Fail closed: whatever was decided, a device the guard cannot control is taken away.
       if (!bus_.SetAuthorized(name, false).ok()) Report(bus_.Remove(name));
       decision.action = UsbAction::kBlock;
+      if (record_first) Emit(known, received);  // what happened instead of what was recorded
     }
   }
-  if (changed || !known.detail.empty()) Emit(known, received);
+  if (!record_first && record) Emit(known, received);
   if (decision.action == UsbAction::kReject && !decision.audit_only) {
     usb_.erase(name);
   } else {

@@ -25,22 +25,28 @@ std::string JournalFieldName(std::string_view key) {
 }  // namespace
 
 void DecisionLog::Record(const DecisionRecord& record) {
-  auto fields = DecisionFields(record);
   Event event;
   event.time = std::chrono::system_clock::to_time_t(record.time);
   event.type = "usb.decision";
-  event.fields = fields;
-  platform::Status s = journal_.Record(event);
+  event.fields = DecisionFields(record);
+  pending_.push_back({record, journal_.Record(event)});
+}
 
-  platform::SystemLog::Fields structured{{"MAMORI_EVENT", "usb.decision"}};
-  for (auto& [key, value] : fields) structured.emplace_back(JournalFieldName(key), value);
-  const bool denied = record.action != policy::UsbAction::kAllow;
-  log_.Send(denied ? Priority::kNotice : Priority::kInfo,
-            "device decision: " + FormatDecisionRecord(record), structured);
-  if (!s.ok()) {
-    log_.Send(Priority::kError, "device decision not journalled: " + s.message(),
-              {{"MAMORI_EVENT", "usb.journal_error"}});
+void DecisionLog::Settled() {
+  for (const Pending& p : pending_) {
+    platform::SystemLog::Fields structured{{"MAMORI_EVENT", "usb.decision"}};
+    for (auto& [key, value] : DecisionFields(p.record)) {
+      structured.emplace_back(JournalFieldName(key), value);
+    }
+    const bool denied = p.record.action != policy::UsbAction::kAllow;
+    log_.Send(denied ? Priority::kNotice : Priority::kInfo,
+              "device decision: " + FormatDecisionRecord(p.record), structured);
+    if (!p.journalled.ok()) {
+      log_.Send(Priority::kError, "device decision not journalled: " + p.journalled.message(),
+                {{"MAMORI_EVENT", "usb.journal_error"}});
+    }
   }
+  pending_.clear();
 }
 
 void DecisionLog::Problem(std::string_view message) {

@@ -19,34 +19,70 @@ Status Errno(std::string_view what, const std::string& path, int err) {
                                 " (errno " + std::to_string(err) + ")");
 }
 
-}  // namespace
-
-Status ReadAttribute(const std::string& path, std::size_t max_bytes, std::string* out) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (fd.get() < 0) return Errno("open", path, errno);
+// Reads the attribute open on `fd`. sysfs hands out at most a page per read and a whole text
+// attribute in the first one, so a read shorter than the buffer is the end: no second read(2).
+Status ReadOpen(int fd, const std::string& path, std::size_t max_bytes, std::string* out) {
   out->clear();
-  // sysfs reports a size of 4096 for every attribute, so read until end of file.
   char buffer[4096];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno("read", path, errno);
     }
-    if (n == 0) break;
     if (out->size() + static_cast<std::size_t>(n) > max_bytes) {
       out->clear();
       return Status::Error(
           EFBIG, "read " + path + ": longer than " + std::to_string(max_bytes) + " bytes");
     }
     out->append(buffer, static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) < sizeof buffer) return Status::Ok();
   }
-  return Status::Ok();
+}
+
+void DropNewline(std::string* text) {
+  if (!text->empty() && text->back() == '\n') text->pop_back();
+}
+
+constexpr int kReadFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+
+}  // namespace
+
+Status ReadAttribute(const std::string& path, std::size_t max_bytes, std::string* out) {
+  Fd fd(::open(path.c_str(), kReadFlags));
+  if (fd.get() < 0) return Errno("open", path, errno);
+  return ReadOpen(fd.get(), path, max_bytes, out);
 }
 
 Status ReadText(const std::string& path, std::string* out) {
   Status s = ReadAttribute(path, 4096, out);
-  if (s.ok() && !out->empty() && out->back() == '\n') out->pop_back();
+  if (s.ok()) DropNewline(out);
+  return s;
+}
+
+Status Directory::Open(const std::string& path, Directory* out) {
+  const int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path, errno);
+  if (out->fd_ >= 0) ::close(out->fd_);
+  out->fd_ = fd;
+  out->path_ = path.ends_with('/') ? path : path + "/";
+  return Status::Ok();
+}
+
+Directory::~Directory() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Directory::Read(std::string_view name, std::size_t max_bytes, std::string* out) const {
+  const std::string attribute(name);
+  Fd fd(::openat(fd_, attribute.c_str(), kReadFlags));
+  if (fd.get() < 0) return Errno("open", path_ + attribute, errno);
+  return ReadOpen(fd.get(), path_ + attribute, max_bytes, out);
+}
+
+Status Directory::ReadText(std::string_view name, std::string* out) const {
+  Status s = Read(name, 4096, out);
+  if (s.ok()) DropNewline(out);
   return s;
 }
 

@@ -14,6 +14,25 @@ namespace mamori::platform::sysfs {
 Status ReadAttribute(const std::string& path, std::size_t max_bytes, std::string* out);
 // A text attribute with its trailing newline removed.
 Status ReadText(const std::string& path, std::string* out);
+
+// A sysfs directory held open, so that reading several of its attributes resolves the directory's
+// path (and the symbolic links on it) once. Errors name `path`/attribute.
+class Directory {
+ public:
+  static Status Open(const std::string& path, Directory* out);
+  Directory() = default;
+  Directory(const Directory&) = delete;
+  Directory& operator=(const Directory&) = delete;
+  ~Directory();
+
+  Status Read(std::string_view name, std::size_t max_bytes, std::string* out) const;
+  Status ReadText(std::string_view name, std::string* out) const;
+  const std::string& path() const { return path_; }  // with a trailing slash
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
 // Writes `value` in one write(2); sysfs applies a store only when the whole value arrives at once.
 Status WriteAttribute(const std::string& path, std::string_view value);
 // Names in a directory, sorted, without "." and "..". A missing directory is an empty list.

@@ -38,11 +38,14 @@ class SysfsUsbBus : public UsbBus {
     }
     *out = UsbDevice{};
     out->name = name;
-    const std::string dir = devices_dir_ + name + "/";
+    const std::string path = devices_dir_ + name;
+    sysfs::Directory dir;
+    Status s = sysfs::Directory::Open(path, &dir);
+    if (!s.ok()) return s;
     std::string raw;
-    Status s = sysfs::ReadAttribute(dir + "descriptors", kMaxDescriptorBytes, &raw);
+    s = dir.Read("descriptors", kMaxDescriptorBytes, &raw);
     if (!s.ok()) {
-      if (!sysfs::Exists(dir)) return s;
+      if (!sysfs::Exists(path)) return s;
       out->problems.push_back(s.message());
     }
     out->descriptors.assign(raw.begin(), raw.end());
@@ -50,24 +53,24 @@ class SysfsUsbBus : public UsbBus {
     out->parsed = ParseUsbDescriptors(out->descriptors);
     if (!out->parsed.ok()) out->problems.push_back("descriptors: " + out->parsed.error);
 
-    out->vid = ReadHex(dir + "idVendor", out);
-    out->pid = ReadHex(dir + "idProduct", out);
-    out->bcd_device = ReadHex(dir + "bcdDevice", out);
+    out->vid = ReadHex(dir, "idVendor", out);
+    out->pid = ReadHex(dir, "idProduct", out);
+    out->bcd_device = ReadHex(dir, "bcdDevice", out);
     if (out->parsed.ok() &&
         (out->parsed.device.idVendor != out->vid || out->parsed.device.idProduct != out->pid)) {
       out->problems.push_back("idVendor/idProduct differ from the device descriptor");
     }
     // A device without a string descriptor has no such attribute at all.
-    ReadOptional(dir + "serial", &out->serial, out);
-    ReadOptional(dir + "manufacturer", &out->manufacturer, out);
-    ReadOptional(dir + "product", &out->product, out);
-    ReadOptional(dir + "port/connect_type", &out->connect_type, out);
+    ReadOptional(dir, "serial", &out->serial, out);
+    ReadOptional(dir, "manufacturer", &out->manufacturer, out);
+    ReadOptional(dir, "product", &out->product, out);
+    ReadOptional(dir, "port/connect_type", &out->connect_type, out);
     std::string authorized;
-    s = sysfs::ReadText(dir + "authorized", &authorized);
+    s = dir.ReadText("authorized", &authorized);
     if (!s.ok()) {
       out->problems.push_back(s.message());
     } else if (authorized != "0" && authorized != "1") {
-      out->problems.push_back(dir + "authorized: unexpected value \"" + authorized + "\"");
+      out->problems.push_back(path + "/authorized: unexpected value \"" + authorized + "\"");
     }
     out->authorized = authorized == "1";
     return Status::Ok();
@@ -173,21 +176,25 @@ class SysfsUsbBus : public UsbBus {
     return Status::Ok();
   }
 
-  static std::uint16_t ReadHex(const std::string& path, UsbDevice* out) {
+  static std::uint16_t ReadHex(const sysfs::Directory& dir, std::string_view name, UsbDevice* out) {
     std::string text;
-    Status s = sysfs::ReadText(path, &text);
+    Status s = dir.ReadText(name, &text);
     if (!s.ok()) {
       out->problems.push_back(s.message());
       return 0;
     }
     bool ok = false;
     std::uint16_t value = ParseHex16(text, &ok);
-    if (!ok) out->problems.push_back(path + ": not 4 hex digits: \"" + text + "\"");
+    if (!ok) {
+      out->problems.push_back(dir.path() + std::string(name) + ": not 4 hex digits: \"" + text +
+                              "\"");
+    }
     return value;
   }
 
-  static void ReadOptional(const std::string& path, std::string* value, UsbDevice* out) {
-    Status s = sysfs::ReadText(path, value);
+  static void ReadOptional(const sysfs::Directory& dir, std::string_view name, std::string* value,
+                           UsbDevice* out) {
+    Status s = dir.ReadText(name, value);
     if (!s.ok() && s.err() != ENOENT) out->problems.push_back(s.message());
   }
 

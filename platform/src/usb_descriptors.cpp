@@ -127,7 +127,10 @@ UsbDescriptors ParseUsbDescriptors(std::span<const unsigned char> bytes) {
 std::string DescriptorHash(std::span<const unsigned char> bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+  // Fetched once: OpenSSL 3 otherwise looks the algorithm up in its provider store on every call.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (sha256 == nullptr ||
+      EVP_Digest(bytes.data(), bytes.size(), digest, &length, sha256, nullptr) != 1) {
     throw std::runtime_error("SHA-256 unavailable in OpenSSL");
   }
   static constexpr char kHex[] = "0123456789abcdef";

@@ -101,6 +101,7 @@ def main():
                     help="the host directory shared with the guest as 9p tag hostfs")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--append", default="", help="more kernel command line (scenario options)")
     args = ap.parse_args()
 
     name = os.path.splitext(os.path.basename(args.scenario))[0]
@@ -121,7 +122,7 @@ def main():
     src = os.path.dirname(os.path.abspath(args.scenario))
     append = ["console=ttyS0", "loglevel=1", "panic=-1",
               "mamori.scenario=" + os.path.abspath(args.scenario),
-              "mamori.src=" + os.path.dirname(src)] + meta["qemu-append"]
+              "mamori.src=" + os.path.dirname(src)] + meta["qemu-append"] + args.append.split()
     if args.driver:
         append.append("mamori.driver=" + os.path.abspath(args.driver))
     command = ["qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-display", "none",

@@ -24,7 +24,8 @@ class RecordingBus : public platform::UsbBus {
  public:
   explicit RecordingBus(const std::string& root) : real_(platform::NewSysfsUsbBus(root)) {}
   std::vector<std::string> writes;
-  std::function<void()> after_list;  // plays the kernel while enumeration runs
+  std::function<void()> after_list;       // plays the kernel while enumeration runs
+  Status authorize_error = Status::Ok();  // what writing authorized=1 returns, when set
 
   Status ListRootHubs(std::vector<std::string>* n) override { return real_->ListRootHubs(n); }
   Status ListDevices(std::vector<std::string>* n) override {
@@ -47,6 +48,7 @@ class RecordingBus : public platform::UsbBus {
   }
   Status SetAuthorized(const std::string& d, bool v) override {
     writes.push_back("authorized " + d + " " + (v ? "1" : "0"));
+    if (v && !authorize_error.ok()) return authorize_error;
     return real_->SetAuthorized(d, v);
   }
   Status SetInterfaceAuthorized(const std::string& i, bool v) override {
@@ -102,10 +104,20 @@ class QueuedEvents : public UeventSource {
 
 class RecordingSink : public DecisionSink {
  public:
+  explicit RecordingSink(const std::vector<std::string>& writes) : writes_(writes) {}
   std::vector<DecisionRecord> records;
+  std::vector<std::size_t> writes_before;  // per record: how many control writes preceded it
+  std::vector<std::size_t> settled_after;  // per Settled: how many control writes preceded it
   std::vector<std::string> problems;
-  void Record(const DecisionRecord& r) override { records.push_back(r); }
+  void Record(const DecisionRecord& r) override {
+    records.push_back(r);
+    writes_before.push_back(writes_.size());
+  }
+  void Settled() override { settled_after.push_back(writes_.size()); }
   void Problem(std::string_view m) override { problems.emplace_back(m); }
+
+ private:
+  const std::vector<std::string>& writes_;
 };
 
 Uevent Event(std::string action, std::string devpath, std::string subsystem, std::string devtype) {
@@ -162,7 +174,7 @@ class DeviceGuardTest : public ::testing::Test {
   FakeBlocks blocks_{sysfs_.root()};
   std::unique_ptr<platform::ThunderboltBus> thunderbolt_ =
       platform::NewSysfsThunderboltBus(sysfs_.root());
-  RecordingSink sink_;
+  RecordingSink sink_{bus_.writes};
   QueuedEvents events_;
   std::chrono::system_clock::time_point now_{
       std::chrono::sys_days{std::chrono::November / 23 / 2026}};
@@ -343,6 +355,48 @@ TEST_F(DeviceGuardTest, ASysfsWriteErrorIsRecordedAndTheDeviceIsTakenAway) {
   EXPECT_EQ(sink_.records[0].action, UsbAction::kBlock);
   EXPECT_NE(sink_.records[0].detail.find("2-1/authorized"), std::string::npos);
   EXPECT_EQ(sysfs_.Read(sysfs_.DevicePath("2-1") + "/remove"), "1");
+}
+
+TEST_F(DeviceGuardTest, AnAllowWhoseWriteFailsIsFollowedByTheBlockThatHappenedInstead) {
+  policy_.allow.push_back(Rule("ok", "OK", policy::AllowMode::kAllow));
+  ASSERT_TRUE(Start().ok());
+  bus_.authorize_error = Status::Error(EIO, "write 2-1/authorized: Input/output error (errno 5)");
+  sysfs_.AddDevice("2-1", Stick("OK"));
+  guard_.HandleEvent(Added("2-1"), std::chrono::steady_clock::now());
+  EXPECT_EQ(Summaries(), (std::vector<std::string>{"2-1 allow ok", "2-1 block ok"}));
+  EXPECT_NE(sink_.records[1].detail.find("Input/output error"), std::string::npos);
+  EXPECT_EQ(Authorized("2-1"), "0");
+  ASSERT_EQ(guard_.Devices().size(), 1u);
+  EXPECT_EQ(guard_.Devices()[0].decision.action, UsbAction::kBlock);
+}
+
+// An agent killed between the write and the record must not have let a device in unrecorded; a
+// block only confirms default deny, so its write comes first.
+TEST_F(DeviceGuardTest, RecordsBeforeLettingInOrRemovingAndAfterBlocking) {
+  policy_.allow.push_back(Rule("ok", "OK", policy::AllowMode::kAllow));
+  policy_.allow.push_back(Rule("ro", "RO", policy::AllowMode::kReadOnly));
+  ASSERT_TRUE(Start().ok());
+  FakeUsbDevice badusb = Stick("BAD");
+  badusb.interfaces = {{0x08, 0x06, 0x50}, {0x03, 0x01, 0x01}};
+  const std::vector<std::pair<std::string, FakeUsbDevice>> plugged = {
+      {"2-1", Stick("OK")}, {"2-2", Stick("RO")}, {"2-3", badusb}, {"2-4", Stick("OTHER")}};
+  for (const auto& [name, device] : plugged) {
+    sysfs_.AddDevice(name, device);
+    guard_.HandleEvent(Added(name), std::chrono::steady_clock::now());
+    // The sink hears that the writes are done (the system log waits for that) after each event.
+    ASSERT_FALSE(sink_.settled_after.empty());
+    EXPECT_EQ(sink_.settled_after.back(), bus_.writes.size()) << name;
+  }
+  ASSERT_EQ(Summaries(), (std::vector<std::string>{"2-1 allow ok", "2-2 read-only ro",
+                                                   "2-3 reject badusb-hid", "2-4 block default"}));
+  const std::size_t start = bus_.writes.size() - 4;
+  EXPECT_EQ(std::vector<std::string>(bus_.writes.begin() + static_cast<std::ptrdiff_t>(start),
+                                     bus_.writes.end()),
+            (std::vector<std::string>{"authorized 2-1 1", "authorized 2-2 1", "remove 2-3",
+                                      "authorized 2-4 0"}));
+  EXPECT_EQ(sink_.writes_before,
+            (std::vector<std::size_t>{start, start + 1, start + 2, start + 4}));
+  for (const auto& r : sink_.records) EXPECT_TRUE(r.latency) << r.device.name;
 }
 
 TEST_F(DeviceGuardTest, SurvivesRefusedEventsAndRescansAfterAnOverflow) {

@@ -47,7 +47,8 @@ struct DecisionRecord {
   bool audit = false;   // audit mode: `action` is what would have happened; nothing was blocked
   // Why the device was not trusted as described, or how enforcement failed; empty otherwise.
   std::string detail;
-  // From receipt of the uevent to the completed sysfs write; none for devices found at start.
+  // From receipt of the uevent to the completed sysfs write of a block, or to the decision of any
+  // other action (which is recorded before its write); none for devices found at start.
   std::optional<std::chrono::nanoseconds> latency;
 };
 
@@ -63,7 +64,12 @@ std::string FormatDecisionRecord(const DecisionRecord& record);
 class DecisionSink {
  public:
   virtual ~DecisionSink() = default;
+  // Returns once the record is durable: the guard calls it before any write that lets a device in
+  // or removes it, so keep it to what durability needs.
   virtual void Record(const DecisionRecord& record) = 0;
+  // The guard has made the writes of the records so far: slower reporting of them (the system
+  // log) belongs here, off the path from a uevent to its write.
+  virtual void Settled() {}
   // Refused events and failed operations that are not a decision of their own.
   virtual void Problem(std::string_view message) = 0;
 };

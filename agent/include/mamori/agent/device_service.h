@@ -38,18 +38,24 @@ DevicePlatform LinuxDevicePlatform(const std::string& sysfs_root, platform::Syst
 // read-only, driver detach) left out, so the guard only observes and records.
 DevicePlatform ObserveOnly(DevicePlatform platform);
 
-// Appends every decision to the event journal as "usb.decision" and sends it to the system log
-// with structured fields (MAMORI_DEVICE, MAMORI_ACTION, MAMORI_RULE, ...); problems go to the
-// system log as warnings.
+// Appends every decision to the event journal as "usb.decision" (durable before Record returns)
+// and, once the guard settled, sends it to the system log with structured fields (MAMORI_DEVICE,
+// MAMORI_ACTION, MAMORI_RULE, ...); problems go to the system log as warnings.
 class DecisionLog : public DecisionSink {
  public:
   DecisionLog(EventJournal& journal, platform::SystemLog& log) : journal_(journal), log_(log) {}
   void Record(const DecisionRecord& record) override;
+  void Settled() override;
   void Problem(std::string_view message) override;
 
  private:
+  struct Pending {
+    DecisionRecord record;
+    platform::Status journalled;
+  };
   EventJournal& journal_;
   platform::SystemLog& log_;
+  std::vector<Pending> pending_;  // recorded, not yet logged
 };
 
 class DeviceService {
