@@ -95,12 +95,19 @@ struct Fleet::State {
 
   // A connected, handshaken stream presenting the terminal's certificate, or null. `began` is
   // when its turn among the --max-connecting came: waiting for that is this program's own queue.
-  asio::awaitable<std::unique_ptr<Stream>> Connect(const Terminal& t, Clock::time_point& began) {
+  asio::awaitable<std::unique_ptr<Stream>> Connect(Terminal& t, Clock::time_point& began,
+                                                   bool reporter) {
     beast::error_code ec;
     co_await slots.async_receive(redirect_error(use_awaitable, ec));
     began = Clock::now();
+    if (began >= end) {
+      // The run is over: what is still queued here does not start (a bounded run, even when the
+      // collector or this machine fell behind).
+      slots.try_send(beast::error_code{});
+      co_return nullptr;
+    }
     auto stream = std::make_unique<Stream>(co_await asio::this_coro::executor, tls);
-    const bool identified = UseIdentity(stream->native_handle(), *t.identity);
+    const bool identified = UseIdentity(stream->native_handle(), t, reporter);
     auto& socket = beast::get_lowest_layer(*stream).socket();
     if (identified && o.source_addresses > 0) {
       // Each source address has its own ephemeral ports towards the collector's one port.
@@ -127,17 +134,26 @@ struct Fleet::State {
     co_return stream;
   }
 
-  static bool UseIdentity(SSL* ssl, const Identity& identity) {
-    const auto* cert_data = reinterpret_cast<const unsigned char*>(identity.cert_der.data());
-    const auto* key_data = reinterpret_cast<const unsigned char*>(identity.key_der.data());
-    X509* cert = d2i_X509(nullptr, &cert_data, static_cast<long>(identity.cert_der.size()));
-    EVP_PKEY* key =
-        d2i_AutoPrivateKey(nullptr, &key_data, static_cast<long>(identity.key_der.size()));
-    const bool ok =
-        cert && key && SSL_use_certificate(ssl, cert) == 1 && SSL_use_PrivateKey(ssl, key) == 1;
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return ok;
+  // Presents the terminal's certificate; `keep` caches what was parsed in the terminal (only its
+  // reporter does that: its long-poll runs on another strand).
+  static bool UseIdentity(SSL* ssl, Terminal& t, bool keep) {
+    std::shared_ptr<X509> cert = t.cert;
+    std::shared_ptr<EVP_PKEY> key = t.key;
+    if (!cert || !key) {
+      const Identity& identity = *t.identity;
+      const auto* cert_data = reinterpret_cast<const unsigned char*>(identity.cert_der.data());
+      const auto* key_data = reinterpret_cast<const unsigned char*>(identity.key_der.data());
+      cert.reset(d2i_X509(nullptr, &cert_data, static_cast<long>(identity.cert_der.size())),
+                 X509_free);
+      key.reset(d2i_AutoPrivateKey(nullptr, &key_data, static_cast<long>(identity.key_der.size())),
+                EVP_PKEY_free);
+      if (!cert || !key) return false;
+      if (keep) {
+        t.cert = cert;
+        t.key = key;
+      }
+    }
+    return SSL_use_certificate(ssl, cert.get()) == 1 && SSL_use_PrivateKey(ssl, key.get()) == 1;
   }
 
   static asio::awaitable<void> Close(std::unique_ptr<Stream>& stream) {
@@ -167,7 +183,9 @@ struct Fleet::State {
       }
       auto sent = Clock::now();
       const bool reused = stream != nullptr;
-      if (!stream) stream = co_await Connect(t, sent);
+      if (Clock::now() >= end) break;
+      if (!stream) stream = co_await Connect(t, sent, true);
+      if (!stream && Clock::now() >= end) break;
       if (!stream) {
         Error();
         resend = true;
@@ -260,7 +278,8 @@ struct Fleet::State {
     bool first = true;
     while (Clock::now() < end) {
       Clock::time_point began;
-      if (!stream) stream = co_await Connect(t, began);
+      if (!stream) stream = co_await Connect(t, began, false);
+      if (!stream && Clock::now() >= end) break;
       if (!stream) {
         Error();
         pause.expires_after(Seconds(1 + unit(random)));

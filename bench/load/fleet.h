@@ -5,6 +5,8 @@
 // run out of ports.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,6 +42,10 @@ struct Terminal {
   std::uint64_t first_sequence = 0;  // the first one acknowledged in this run; 0: none yet
   Clock::time_point caught_up;       // first acknowledgement of a report sent after a failure
   double applied_ms = -1;            // push → bundle received; < 0: not received
+  // Parsed from the identity at the first report's connect and kept: decoding a key through
+  // OpenSSL 3's decoders costs more than the rest of a handshake's client side.
+  std::shared_ptr<X509> cert;
+  std::shared_ptr<EVP_PKEY> key;
 };
 
 struct FleetStats {
