@@ -17,6 +17,7 @@
 # may be raised, give fs.nr_open >= 2 × terminals. net.ipv4.ip_local_port_range bounds the ports of
 # one source address; collector_load spreads its connections over 127.0.0.2.. (--source-addresses).
 set -euo pipefail
+umask 077 # the state holds an admin token and the terminals' private keys
 backend=${1:?usage: run_collector_load.sh sqlite|postgres [collector_load options]}
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,6 +86,9 @@ if [[ -n ${RESTART_AT:-} ]]; then
     sleep "$RESTART_AT"
     kill -9 "$(cat "$work/collector.pid")"
     echo "== collector killed (SIGKILL) at $(date -u +%T.%N)"
+    # The kernel closes a killed process's sockets before the port is free again (and the main
+    # shell, busy with collector_load, does not reap it): wait for the listener to go.
+    while ss -Hltn "sport = :$agent_port" | grep -q .; do sleep 0.02; done
     start_collector --agent-port "$agent_port" --admin-port "$admin_port"
     echo "== collector started again at $(date -u +%T.%N)"
   ) &
