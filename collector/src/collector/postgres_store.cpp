@@ -327,6 +327,14 @@ BEGIN
   RETURN p_sequence;
 END $$;
 )sql",
+    // Client certificates of the admin/IT API, found by fingerprint on every request.
+    R"sql(
+CREATE TABLE admin_certificates (
+  id TEXT COLLATE "C" PRIMARY KEY, fingerprint TEXT COLLATE "C" NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('it-read', 'admin')), name TEXT NOT NULL,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  revoked BOOLEAN NOT NULL DEFAULT FALSE);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -377,6 +385,21 @@ Terminal ReadTerminal(const Result& r, int row) {
   t.last_sequence = static_cast<std::uint64_t>(r.Int(row, 13));
   if (!r.IsNull(row, 14)) t.policy_version = std::stoull(r.Text(row, 14));
   return t;
+}
+
+// A row of "SELECT id, fingerprint, role, name, created_at, expires_at, revoked".
+AdminCertificate ReadAdminCertificate(const Result& r, int row) {
+  AdminCertificate c;
+  c.id = r.Text(row, 0);
+  c.fingerprint = r.Text(row, 1);
+  const auto role = ParseRole(r.Text(row, 2));
+  if (!role) throw StoreError("admin certificate " + c.id + " has an unknown role");
+  c.role = *role;
+  c.name = r.Text(row, 3);
+  c.created_at = r.Int(row, 4);
+  c.expires_at = r.Int(row, 5);
+  c.revoked = r.Bool(row, 6);
+  return c;
 }
 
 class PostgresStore final : public Store {
@@ -457,6 +480,47 @@ class PostgresStore final : public Store {
           token.created_at = r.Int(0, 4);
           return std::pair{token, TokenSecret{r.Bytes(0, 1)}};
         });
+  }
+
+  void CreateAdminCertificate(const AdminCertificate& cert) override {
+    Transact(Isolation::kReadCommitted, [&] {
+      db_.Exec(
+          "INSERT INTO admin_certificates (id, fingerprint, role, name, created_at, expires_at, "
+          "revoked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {Text(cert.id), Text(cert.fingerprint), Text(ToString(cert.role)), Text(cert.name),
+           Int(cert.created_at), Int(cert.expires_at), Text(cert.revoked ? "true" : "false")});
+      return 0;
+    });
+  }
+
+  std::optional<AdminCertificate> FindAdminCertificate(const std::string& fingerprint) override {
+    return Transact(Isolation::kReadCommitted, [&]() -> std::optional<AdminCertificate> {
+      const Result r = db_.Exec(
+          "SELECT id, fingerprint, role, name, created_at, expires_at, revoked FROM "
+          "admin_certificates WHERE fingerprint = $1",
+          {Text(fingerprint)});
+      if (r.rows() == 0) return std::nullopt;
+      return ReadAdminCertificate(r, 0);
+    });
+  }
+
+  bool RevokeAdminCertificate(const std::string& id) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      return db_.Exec("UPDATE admin_certificates SET revoked = TRUE WHERE id = $1", {Text(id)})
+                 .affected() > 0;
+    });
+  }
+
+  std::vector<AdminCertificate> AdminCertificates() override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT id, fingerprint, role, name, created_at, expires_at, revoked FROM "
+          "admin_certificates ORDER BY created_at, id",
+          {});
+      std::vector<AdminCertificate> out;
+      for (int i = 0; i < r.rows(); ++i) out.push_back(ReadAdminCertificate(r, i));
+      return out;
+    });
   }
 
   std::optional<Terminal> FindTerminal(const std::string& id) override {
