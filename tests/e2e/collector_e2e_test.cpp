@@ -463,6 +463,38 @@ TEST_P(CollectorE2e, AdminClientCertificatesCarryTheirRoleAndAreRevocable) {
   EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
 }
 
+// One TOTP code accepted on two terminals raises one mfa.code_reused alert, counted on /metrics;
+// a re-sent report and a reused code of another step do not count again.
+TEST_P(CollectorE2e, CodeReusedAlertsAreCountedOnMetrics) {
+  const std::string token = EnrollmentToken("g", 2);
+  Agent a = Enroll(token, "machine-a");
+  Agent b = Enroll(token, "machine-b");
+  auto login = [](std::uint64_t sequence, const std::string& step) {
+    return R"({"sequence":)" + std::to_string(sequence) +
+           R"(,"events":[{"time":"2026-11-23T01:02:03Z","type":"mfa.success",)"
+           R"("data":{"user":"tanaka","step":")" +
+           step + R"("}}]})";
+  };
+  auto alerts = [this] {
+    const auto r = HttpsRequest(Admin(admin_token_), "GET", "/metrics", "");
+    EXPECT_EQ(r.status, 200);
+    const std::string name = "\nmamori_mfa_code_reused_alerts_total ";
+    const std::size_t at = r.body.find(name);
+    if (at == std::string::npos) return std::string("absent");
+    return r.body.substr(at + name.size(), r.body.find('\n', at + 1) - at - name.size());
+  };
+  EXPECT_EQ(alerts(), "0");
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", login(1, "59000001")).status, 200);
+  EXPECT_EQ(alerts(), "0");
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", login(1, "59000001")).status, 200);
+  EXPECT_EQ(alerts(), "1");
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", login(1, "59000001")).status, 200);
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", login(2, "59000002")).status, 200);
+  EXPECT_EQ(alerts(), "1");
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", login(2, "59000002")).status, 200);
+  EXPECT_EQ(alerts(), "2");
+}
+
 TEST_P(CollectorE2e, TerminalACannotPostAsB) {
   const std::string token = EnrollmentToken("g", 2);
   Agent a = Enroll(token, "machine-a");

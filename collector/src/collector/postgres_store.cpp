@@ -591,8 +591,9 @@ class PostgresStore final : public Store {
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
       try {
-        const bool stored = HasReport(items[i].terminal_id, items[i].report.sequence);
-        results[i] = {true, stored, IngestReport(items[i].terminal_id, items[i].report, now), ""};
+        results[i] = Transact(Isolation::kSingleStatement, [&] {
+          return IngestLocked(items[i].terminal_id, items[i].report, now);
+        });
       } catch (const std::exception& e) {
         results[i] = {false, false, 0, e.what()};
       }
@@ -895,7 +896,17 @@ class PostgresStore final : public Store {
          pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
          pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data),
          pg::TextArray(step_users), pg::IntArray(steps), pg::IntArray(step_times)});
-    return {true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
+    IngestResult result{true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
+    // The function raised its alerts as events of this (terminal, sequence), which is stored
+    // once; the report's own events of that type are not alerts of the collector.
+    if (!result.duplicate && !steps.empty()) {
+      const Result alerts = db_.Exec(
+          "SELECT COUNT(*) FROM events WHERE terminal_id = $1 AND sequence = $2 AND type = $3",
+          {Text(terminal_id), Int(sequence), Text(std::string(kCodeReusedEvent))});
+      const auto sent = std::count(event_types.begin(), event_types.end(), kCodeReusedEvent);
+      result.code_reused_alerts = static_cast<std::uint64_t>(alerts.Int(0, 0) - sent);
+    }
+    return result;
   }
 
   // Moves the logged count changes into fleet_counts in one statement: the totals read the same

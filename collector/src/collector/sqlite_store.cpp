@@ -425,10 +425,12 @@ class SqliteStore final : public Store {
       return {true, true, terminal->last_sequence, ""};  // already stored
     }
 
+    std::uint64_t alerts = 0;
     for (const Event& e : report.events) {
       InsertEvent(terminal_id, sequence, e.time, e.type, e.data, now);
-      if (auto accepted = AcceptedStepOf(e))
-        CheckCodeReuse(terminal_id, sequence, e, *accepted, now);
+      if (auto accepted = AcceptedStepOf(e)) {
+        if (CheckCodeReuse(terminal_id, sequence, e, *accepted, now)) ++alerts;
+      }
     }
     // A report that arrives after a later one still adds its events, but must not overwrite the
     // newer status.
@@ -453,7 +455,7 @@ class SqliteStore final : public Store {
           .Bind(2, terminal_id)
           .Run();
     }
-    return {true, false, newest ? report.sequence : terminal->last_sequence, ""};
+    return {true, false, newest ? report.sequence : terminal->last_sequence, "", alerts};
   }
 
  public:
@@ -639,8 +641,8 @@ class SqliteStore final : public Store {
   }
 
   // A TOTP code is good for one login: the same user's step accepted on another terminal means
-  // the code (or the secret) was seen by someone else.
-  void CheckCodeReuse(const std::string& terminal_id, std::int64_t sequence, const Event& e,
+  // the code (or the secret) was seen by someone else. Returns whether it raised an alert.
+  bool CheckCodeReuse(const std::string& terminal_id, std::int64_t sequence, const Event& e,
                       const AcceptedStep& accepted, UnixTime now) {
     const std::int64_t step = AsInt(accepted.step);
     std::optional<std::string> first;
@@ -661,6 +663,7 @@ class SqliteStore final : public Store {
       InsertEvent(terminal_id, sequence, e.time, std::string(kCodeReusedEvent),
                   CodeReusedData(accepted, *first, terminal_id), now);
     }
+    return first.has_value();
   }
 
   std::optional<bool> MfaActiveLocked(const std::string& user) {

@@ -190,6 +190,7 @@ struct IngestResult {
   bool duplicate = false;  // the sequence was already stored; nothing changed
   std::uint64_t ack = 0;   // the highest sequence committed for the terminal
   std::string error;
+  std::uint64_t code_reused_alerts = 0;  // kCodeReusedEvent alerts the report raised
 };
 
 // Counts over every terminal, read from columns the ingest transaction keeps current.
