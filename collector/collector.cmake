@@ -19,6 +19,7 @@ add_library(mamori_collector
   src/collector/metrics.cpp
   src/collector/api.cpp
   src/collector/admin_api.cpp
+  src/collector/admin_certs_api.cpp
   src/collector/config.cpp
   src/collector/mfa_key.cpp
   src/collector/mfa_credential.cpp
@@ -53,7 +54,9 @@ target_link_libraries(mamori_collector_client PUBLIC OpenSSL::SSL PRIVATE Boost:
 
 # mamorictl's commands against the admin/IT API; linked into mamorictl.
 add_library(mamorictl_admin
+  src/mamorictl/admin_client.cpp
   src/mamorictl/admin_commands.cpp
+  src/mamorictl/admin_cert_command.cpp
   src/mamorictl/table_output.cpp
 )
 target_include_directories(mamorictl_admin PUBLIC src)

@@ -131,6 +131,32 @@ class CollectorE2e : public ::testing::TestWithParam<Backend> {
     return rc;
   }
 
+  // Runs a mamorictl admin command with the certificate and key of `cert_dir` from MAMORI_CERT
+  // and MAMORI_KEY, and no token anywhere.
+  int CtlWithCertificate(const std::string& cert_dir, std::vector<std::string> args,
+                         std::string* out, std::string* err) {
+    std::map<std::string, std::string> env = {{"MAMORI_COLLECTOR_URL", collector_->admin_url()},
+                                              {"MAMORI_CA", ca_file_},
+                                              {"MAMORI_CERT", cert_dir + "/cert.pem"},
+                                              {"MAMORI_KEY", cert_dir + "/key.pem"}};
+    auto getenv = [&env](const char* name) -> const char* {
+      auto it = env.find(name);
+      return it == env.end() ? nullptr : it->second.c_str();
+    };
+    std::ostringstream o, e;
+    const int rc = ctl::admin::RunAdminCommand(args, o, e, getenv);
+    *out = o.str();
+    *err = e.str();
+    return rc;
+  }
+
+  static std::string ReadText(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
   std::string EnrollmentToken(const std::string& group, int uses) {
     const auto r = HttpsRequest(
         Admin(admin_token_), "POST", "/v1/admin/tokens",
@@ -411,6 +437,129 @@ TEST_P(CollectorE2e, ItReadTokenCannotCallAdminEndpoints) {
   EXPECT_EQ(HttpsRequest(Admin(forged), "GET", "/v1/fleet", "").status, 401);
   // An enrollment token is not an API token.
   EXPECT_EQ(HttpsRequest(Admin(EnrollmentToken("g", 1)), "GET", "/v1/fleet", "").status, 401);
+}
+
+// Client certificates of the admin CA as the second credential: the role is the certificate's,
+// revocation holds at once, and neither listener takes the other's certificates.
+TEST_P(CollectorE2e, AdminClientCertificatesCarryTheirRoleAndAreRevocable) {
+  std::string out, err;
+  const std::string admin_dir = (dir_ / "admin-cert").string();
+  const std::string reader_dir = (dir_ / "reader-cert").string();
+  ASSERT_EQ(Ctl({"admin", "cert", "issue", "--role", "admin", "--name", "soumu.admin", "--out",
+                 admin_dir, "--format", "json"},
+                &out, &err),
+            0)
+      << err;
+  const json::object admin_cert = json::parse(out).as_object();
+  ASSERT_EQ(Ctl({"admin", "cert", "issue", "--role", "it-read", "--name", "helpdesk", "--out",
+                 reader_dir, "--format", "json"},
+                &out, &err),
+            0)
+      << err;
+  const std::string reader_id = std::string(json::parse(out).as_object()["id"].as_string());
+  EXPECT_EQ(fs::status(admin_dir + "/key.pem").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  const std::string cert_pem = ReadText(admin_dir + "/cert.pem");
+  EXPECT_EQ(mamori::testing::SubjectField(cert_pem, "CN"), "soumu.admin");
+  EXPECT_EQ(mamori::testing::SubjectField(cert_pem, "OU"), "mamori-role-admin");
+  EXPECT_EQ(admin_cert.at("role"), "admin");
+  // Issued by the admin CA, which is not the CA terminals and the server certificate chain to.
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(
+      cert_pem, std::string(admin_cert.at("ca").as_string()), "sslclient"));
+  EXPECT_FALSE(mamori::testing::VerifiesAgainst(cert_pem, ca_pem_, "sslclient"));
+  // A second issue into the same directory replaces nothing.
+  EXPECT_EQ(Ctl({"admin", "cert", "issue", "--role", "admin", "--name", "x", "--out", admin_dir},
+                &out, &err),
+            ctl::admin::kExitFile);
+  EXPECT_NE(err.find("already exists"), std::string::npos) << err;
+
+  // An admin certificate, and no token at all, pushes a policy.
+  const std::string bundle_file = (dir_ / "bundle.json").string();
+  std::ofstream(bundle_file) << BundleFor(5);
+  ASSERT_EQ(CtlWithCertificate(admin_dir, {"policy", "push", bundle_file}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("stored policy version 5"), std::string::npos) << out;
+
+  // An it-read certificate reads, and may not administer.
+  EXPECT_EQ(CtlWithCertificate(reader_dir, {"fleet"}, &out, &err), 0) << err;
+  std::ofstream(bundle_file) << BundleFor(6);
+  EXPECT_EQ(CtlWithCertificate(reader_dir, {"policy", "push", bundle_file}, &out, &err),
+            ctl::admin::kExitRefused);
+  EXPECT_NE(err.find("HTTP 403"), std::string::npos) << err;
+  EXPECT_NE(err.find("this certificate has role it-read"), std::string::npos) << err;
+  EXPECT_EQ(CtlWithCertificate(reader_dir, {"admin", "cert", "revoke", reader_id}, &out, &err),
+            ctl::admin::kExitRefused);
+
+  // Revoked: refused at once.
+  ASSERT_EQ(CtlWithCertificate(admin_dir, {"admin", "cert", "revoke", reader_id}, &out, &err), 0)
+      << err;
+  EXPECT_EQ(CtlWithCertificate(reader_dir, {"fleet"}, &out, &err), ctl::admin::kExitRefused);
+  EXPECT_NE(err.find("HTTP 403"), std::string::npos) << err;
+  EXPECT_NE(err.find("admin certificate " + reader_id + " is revoked"), std::string::npos) << err;
+  ASSERT_EQ(Ctl({"admin", "cert", "list", "--format", "json"}, &out, &err), 0) << err;
+  std::map<std::string, bool> revoked;
+  const json::value listed = json::parse(out);
+  for (const auto& c : listed.at("certificates").as_array()) {
+    revoked[std::string(c.as_object().at("id").as_string())] =
+        c.as_object().at("revoked").as_bool();
+  }
+  const std::map<std::string, bool> expected = {
+      {std::string(admin_cert.at("id").as_string()), false}, {reader_id, true}};
+  EXPECT_EQ(revoked, expected);
+
+  // A terminal's certificate fails the admin listener's handshake, and an admin certificate the
+  // agent listener's.
+  Agent agent = Enroll(EnrollmentToken("g", 1), "machine-1");
+  ClientOptions as_terminal = Admin("");
+  as_terminal.cert_pem = agent.client.cert_pem;
+  as_terminal.key_pem = agent.client.key_pem;
+  EXPECT_THROW(HttpsRequest(as_terminal, "GET", "/v1/fleet", ""), ClientError);
+  as_terminal.bearer_token = admin_token_;  // a valid token does not make it acceptable
+  EXPECT_THROW(HttpsRequest(as_terminal, "GET", "/v1/fleet", ""), ClientError);
+  ClientOptions admin_as_agent = AgentBase();
+  admin_as_agent.cert_pem = cert_pem;
+  admin_as_agent.key_pem = ReadText(admin_dir + "/key.pem");
+  EXPECT_THROW(HttpsRequest(admin_as_agent, "POST", "/v1/reports", ReportBody(1)), ClientError);
+  // Nor does a self-made certificate that names the admin role.
+  const auto impostor = MakeCsr(KeyKind::kP256);
+  ClientOptions forged = Admin("");
+  forged.cert_pem =
+      mamori::testing::SelfSignedCert(impostor.key_pem, "mallory", "mamori-role-admin");
+  forged.key_pem = impostor.key_pem;
+  EXPECT_THROW(HttpsRequest(forged, "GET", "/v1/fleet", ""), ClientError);
+  // The agent listener still serves the terminal.
+  EXPECT_EQ(HttpsRequest(agent.client, "POST", "/v1/reports", ReportBody(1)).status, 200);
+}
+
+// One TOTP code accepted on two terminals raises one mfa.code_reused alert, counted on /metrics;
+// a re-sent report and a reused code of another step do not count again.
+TEST_P(CollectorE2e, CodeReusedAlertsAreCountedOnMetrics) {
+  const std::string token = EnrollmentToken("g", 2);
+  Agent a = Enroll(token, "machine-a");
+  Agent b = Enroll(token, "machine-b");
+  auto login = [](std::uint64_t sequence, const std::string& step) {
+    return R"({"sequence":)" + std::to_string(sequence) +
+           R"(,"events":[{"time":"2026-11-23T01:02:03Z","type":"mfa.success",)"
+           R"("data":{"user":"tanaka","step":")" +
+           step + R"("}}]})";
+  };
+  auto alerts = [this] {
+    const auto r = HttpsRequest(Admin(admin_token_), "GET", "/metrics", "");
+    EXPECT_EQ(r.status, 200);
+    const std::string name = "\nmamori_mfa_code_reused_alerts_total ";
+    const std::size_t at = r.body.find(name);
+    if (at == std::string::npos) return std::string("absent");
+    return r.body.substr(at + name.size(), r.body.find('\n', at + 1) - at - name.size());
+  };
+  EXPECT_EQ(alerts(), "0");
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", login(1, "59000001")).status, 200);
+  EXPECT_EQ(alerts(), "0");
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", login(1, "59000001")).status, 200);
+  EXPECT_EQ(alerts(), "1");
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", login(1, "59000001")).status, 200);
+  ASSERT_EQ(HttpsRequest(b.client, "POST", "/v1/reports", login(2, "59000002")).status, 200);
+  EXPECT_EQ(alerts(), "1");
+  ASSERT_EQ(HttpsRequest(a.client, "POST", "/v1/reports", login(2, "59000002")).status, 200);
+  EXPECT_EQ(alerts(), "2");
 }
 
 TEST_P(CollectorE2e, TerminalACannotPostAsB) {

@@ -139,6 +139,52 @@ wait_for 30 listening || { fail "collector did not start" && cat /root/collector
 collector_has() { # TYPE: the collector's count of events of TYPE
   mamorictl events --format json | tr '{' '\n' | grep -c "\"type\":\"$1\""
 }
+
+# The pending-security-updates check as the agent runs it, inside its unit's sandbox (read-only
+# system, private /tmp, CAP_SYS_ADMIN only, the system call filter): apt-get must answer there. The
+# agent, restarted now that the collector is back, runs its whole catalogue at start and reports it;
+# the collector's copy, stored after the restart, must be pass or fail with what apt observed.
+restarted_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+systemctl restart mamori-agent.service
+terminal=$(mamorictl fleet --format json | grep -o '"id":"t-[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+updates_check() { # the check's id, result, observed value and update time at the collector
+  # (its current state comes before its history in the answer)
+  mamorictl terminal show "$terminal" --format json | tr '{' '\n' |
+    grep '"id":"os.security-updates"' | head -1 | tr -d '}]'
+}
+reported_since_restart() {
+  _at=$(updates_check | grep -o '"updated_at":"[^"]*"' | cut -d'"' -f4)
+  [ -n "$_at" ] && ! expr "$_at" \< "$restarted_at" >/dev/null
+}
+t0=$(date +%s)
+if wait_for 240 reported_since_restart; then
+  check=$(updates_check)
+  result=$(echo "$check" | grep -o '"result":"[^"]*"' | cut -d'"' -f4)
+  observed=$(echo "$check" | sed 's/.*"observed":"\(.*\)","changed_at".*/\1/')
+  echo "@@METRIC updates_check_reported_s $(($(date +%s) - t0))"
+  echo "os.security-updates under the unit's sandbox: $result: $observed"
+  case $result in
+    pass | fail)
+      case $observed in
+        *"pending (lists of "*) pass "the updates check ran apt in the sandbox: $result" ;;
+        *) fail "updates check $result without apt's observation: $observed" ;;
+      esac
+      ;;
+    *) fail "updates check in the sandbox: $result: $observed" ;;
+  esac
+else
+  fail "no os.security-updates result reported within 240 s of the restart: $(updates_check)"
+  agent_log
+fi
+
+# The unit's exposure as systemd rates it, with the systemd that runs it.
+exposure=$(systemd-analyze security --no-pager mamori-agent.service 2>&1 |
+  sed -n 's/.*Overall exposure level for mamori-agent.service: \([0-9.]*\).*/\1/p')
+echo "@@METRIC exposure $exposure"
+[ -n "$exposure" ] && [ "$(echo "$exposure" | tr -d .)" -le 30 ] &&
+  pass "systemd-analyze security: exposure $exposure (at most 3.0)" ||
+  fail "systemd-analyze security: exposure '$exposure'"
+
 t0=$(date +%s)
 out=$(DEBIAN_FRONTEND=noninteractive dpkg --remove mamori-agent 2>&1) &&
   pass "dpkg --remove succeeded in $(($(date +%s) - t0)) s" || fail "dpkg --remove: $out"

@@ -85,6 +85,58 @@ class ApiTest : public ::testing::Test {
   UnixTime now_ = 10000;
 };
 
+// The admin listener's certificate check, past the TLS layer: the record decides, and the subject's
+// role must match it.
+TEST_F(ApiTest, AdminCertificateIsAuthenticatedByItsRecord) {
+  const auto admin_ca = CertificateAuthority::LoadOrCreateAdmin(*store_, 1000);
+  auto as = [this](const PeerCertificate& peer, std::string method, std::string target) {
+    return api_->HandleAdmin({std::move(method), std::move(target), "", "", peer});
+  };
+  const PeerCertificate some{"helpdesk", "mamori-role-it-read", std::string(64, 'a')};
+  // Without the admin CA enabled, no certificate is taken, and none is issued.
+  EXPECT_EQ(as(some, "GET", "/v1/fleet").status, 401);
+  EXPECT_EQ(Admin("POST", "/v1/admin/certs", "{}").status, 503);
+  api_->UseAdminCa(admin_ca);
+
+  const std::string csr = mamori::testing::MakeCsr(mamori::testing::KeyKind::kP256).csr_pem;
+  const auto issued =
+      Admin("POST", "/v1/admin/certs",
+            json::serialize(json::object{{"csr", csr}, {"role", "it-read"}, {"name", "helpdesk"}}));
+  ASSERT_EQ(issued.status, 201) << issued.body;
+  const json::value body = json::parse(issued.body);
+  const std::string pem(body.at("certificate").as_string());
+  const PeerCertificate reader{"helpdesk", mamori::testing::SubjectField(pem, "OU"),
+                               std::string(body.at("fingerprint").as_string())};
+  EXPECT_EQ(reader.organizational_unit, "mamori-role-it-read");
+  EXPECT_EQ(as(reader, "GET", "/v1/fleet").status, 200);
+  EXPECT_EQ(as(reader, "POST", "/v1/admin/policy").status, 403);
+  EXPECT_EQ(as(some, "GET", "/v1/fleet").status, 401);  // chains, but never recorded
+  PeerCertificate promoted = reader;
+  promoted.organizational_unit = "mamori-role-admin";
+  EXPECT_EQ(as(promoted, "GET", "/v1/fleet").status, 403);
+  PeerCertificate terminal = reader;
+  terminal.organizational_unit = std::string(kTerminalCertOu);
+  EXPECT_EQ(as(terminal, "GET", "/v1/fleet").status, 403);
+  now_ = 10000 + 366 * 86400;  // past its default 365 days
+  EXPECT_EQ(as(reader, "GET", "/v1/fleet").status, 403);
+  now_ = 10000;
+
+  // Bad requests name the field.
+  auto refused =
+      Admin("POST", "/v1/admin/certs",
+            json::serialize(json::object{{"csr", csr}, {"role", "root"}, {"name", "x"}}));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("/role"), std::string::npos) << refused.body;
+  refused = Admin("POST", "/v1/admin/certs",
+                  json::serialize(json::object{{"csr", csr}, {"role", "admin"}, {"name", "a/b"}}));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("/name"), std::string::npos) << refused.body;
+  refused = Admin("POST", "/v1/admin/certs",
+                  json::serialize(json::object{{"csr", "nope"}, {"role", "admin"}, {"name", "x"}}));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("csr:"), std::string::npos) << refused.body;
+}
+
 TEST_F(ApiTest, TerminalIsWhoItsRecordedCertificateSays) {
   const PeerCertificate peer = EnrollPeer("m1");
   EXPECT_EQ(Post(peer, R"({"sequence":1})").status, 200);

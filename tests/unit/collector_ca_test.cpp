@@ -131,6 +131,29 @@ TEST_F(CaTest, IsCreatedOnceAndReloadedFromTheStore) {
   EXPECT_TRUE(mamori::testing::VerifiesAgainst(cert.cert_pem, first, "sslclient"));
 }
 
+TEST_F(CaTest, AdminCaIsAnotherCaAndPutsTheRoleInTheSubject) {
+  const auto terminal_ca = CertificateAuthority::LoadOrCreate(*store_, Now());
+  const auto admin_ca = CertificateAuthority::LoadOrCreateAdmin(*store_, Now());
+  EXPECT_NE(admin_ca.cert_pem(), terminal_ca.cert_pem());
+  EXPECT_EQ(CertificateAuthority::LoadOrCreateAdmin(*store_, Now()).cert_pem(),
+            admin_ca.cert_pem());
+  const auto csr = MakeCsr(KeyKind::kP256, "admin");
+  auto issued = admin_ca.SignAdminCsr(csr.csr_pem, "helpdesk", Role::kItRead, Now(), 30);
+  ASSERT_TRUE(std::holds_alternative<IssuedCertificate>(issued)) << std::get<std::string>(issued);
+  const std::string& pem = std::get<IssuedCertificate>(issued).cert_pem;
+  EXPECT_EQ(mamori::testing::SubjectField(pem, "CN"), "helpdesk");
+  EXPECT_EQ(mamori::testing::SubjectField(pem, "OU"), "mamori-role-it-read");
+  EXPECT_TRUE(mamori::testing::VerifiesAgainst(pem, admin_ca.cert_pem(), "sslclient"));
+  EXPECT_FALSE(mamori::testing::VerifiesAgainst(pem, terminal_ca.cert_pem(), "sslclient"));
+  // Neither CA signs the other's kind of certificate.
+  EXPECT_THROW(admin_ca.SignTerminalCsr(csr.csr_pem, "t-1", Now(), 30), std::logic_error);
+  EXPECT_THROW(terminal_ca.SignAdminCsr(csr.csr_pem, "x", Role::kAdmin, Now(), 30),
+               std::logic_error);
+  EXPECT_THROW(admin_ca.IssueServerCredentials({"localhost"}, Now()), std::logic_error);
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      admin_ca.SignAdminCsr(MakeCsr(KeyKind::kRsa2048).csr_pem, "x", Role::kAdmin, Now(), 30)));
+}
+
 TEST_F(CaTest, ServerCertificateCarriesNamesAndAddresses) {
   const auto ca = CertificateAuthority::LoadOrCreate(*store_, Now());
   const auto server = ca.IssueServerCredentials({"localhost", "127.0.0.1", "::1"}, Now());

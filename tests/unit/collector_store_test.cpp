@@ -159,6 +159,36 @@ Report MakeReport(std::uint64_t seq, std::string usb_result, std::string observe
   return r;
 }
 
+TEST_P(StoreTest, AdminCertificatesAreFoundByFingerprintAndRevokedById) {
+  const AdminCertificate admin{"c-1", std::string(64, 'a'), Role::kAdmin, "soumu", 100, 900, false};
+  const AdminCertificate reader{"c-2", std::string(64, 'b'), Role::kItRead, "helpdesk", 200, 900,
+                                false};
+  store_->CreateAdminCertificate(admin);
+  store_->CreateAdminCertificate(reader);
+  // A fingerprint is one certificate.
+  EXPECT_THROW(
+      store_->CreateAdminCertificate({"c-3", admin.fingerprint, Role::kItRead, "x", 1, 2, false}),
+      StoreError);
+  auto found = store_->FindAdminCertificate(reader.fingerprint);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, "c-2");
+  EXPECT_EQ(found->role, Role::kItRead);
+  EXPECT_EQ(found->name, "helpdesk");
+  EXPECT_EQ(found->expires_at, 900);
+  EXPECT_FALSE(found->revoked);
+  EXPECT_FALSE(store_->FindAdminCertificate(std::string(64, 'c')));
+
+  EXPECT_TRUE(store_->RevokeAdminCertificate("c-2"));
+  EXPECT_FALSE(store_->RevokeAdminCertificate("c-9"));
+  EXPECT_TRUE(store_->FindAdminCertificate(reader.fingerprint)->revoked);
+  EXPECT_FALSE(store_->FindAdminCertificate(admin.fingerprint)->revoked);
+  const auto all = store_->AdminCertificates();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, "c-1");
+  EXPECT_EQ(all[0].role, Role::kAdmin);
+  EXPECT_TRUE(all[1].revoked);
+}
+
 TEST_P(StoreTest, ResentSequenceIsStoredOnce) {
   EnrollOk(AddToken("g", 1, 5000), "t-a", "m", "k");
   EXPECT_EQ(store_->IngestReport("t-a", MakeReport(1, "pass"), 2000), 1u);

@@ -50,10 +50,15 @@ std::optional<ApiToken> Api::AuthenticateToken(const HttpRequest& request, HttpR
   return found->first;
 }
 
+std::optional<ApiToken> Api::AuthenticateCaller(const HttpRequest& request, HttpResponse& error) {
+  return request.peer ? AuthenticateCertificate(*request.peer, error)
+                      : AuthenticateToken(request, error);
+}
+
 HttpResponse Api::HandleAdmin(const HttpRequest& request) {
   try {
     HttpResponse error;
-    const auto caller = AuthenticateToken(request, error);
+    const auto caller = AuthenticateCaller(request, error);
     if (!caller) return error;
     const Target target = ParseTarget(request.target);
     const std::string& path = target.path;
@@ -73,10 +78,19 @@ HttpResponse Api::HandleAdmin(const HttpRequest& request) {
     }
     if (path.starts_with("/v1/admin/")) {
       if (caller->role != Role::kAdmin) {
-        return ErrorResponse(403, "the admin role is required; this token has role " +
-                                      std::string(ToString(caller->role)));
+        return ErrorResponse(403, "the admin role is required; this " +
+                                      std::string(request.peer ? "certificate" : "token") +
+                                      " has role " + std::string(ToString(caller->role)));
+      }
+      if (path == "/v1/admin/certs") {
+        if (get) return ListAdminCertificates();
+        return post ? IssueAdminCertificate(*caller, request)
+                    : ErrorResponse(405, "use GET or POST");
       }
       if (!post) return ErrorResponse(405, "use POST");
+      if (auto id = PathParameter(path, "/v1/admin/certs/", "/revoke")) {
+        return RevokeAdminCertificate(*caller, *id);
+      }
       if (path == "/v1/admin/tokens") return CreateToken(*caller, request);
       if (path == "/v1/admin/policy") return PushPolicy(*caller, request);
       if (auto id = PathParameter(path, "/v1/admin/terminals/", "/revoke")) {

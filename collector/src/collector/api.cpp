@@ -335,6 +335,7 @@ std::vector<HttpResponse> Api::CommitReports(const std::vector<IngestItem>& item
       continue;
     }
     metrics_.CountReport(r.duplicate);
+    metrics_.CountCodeReusedAlerts(r.code_reused_alerts);
     boost::json::object body;
     body["ack"] = r.ack;
     body["duplicate"] = r.duplicate;

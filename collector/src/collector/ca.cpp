@@ -30,6 +30,7 @@ using Bn = std::unique_ptr<BIGNUM, Free<BIGNUM, BN_free>>;
 
 constexpr std::size_t kMaxCsrBytes = 16 * 1024;
 constexpr const char* kCaSetting = "ca.pem";
+constexpr const char* kAdminCaSetting = "admin-ca.pem";
 constexpr int kCaDays = 3650;
 constexpr int kServerDays = 825;
 // Certificates start a little in the past so a terminal whose clock lags slightly accepts them.
@@ -202,7 +203,82 @@ struct CertificateAuthority::Impl {
   PKey key;
   Cert cert;
   std::string cert_pem;
+  bool admin = false;  // signs admin client certificates only
+
+  // Loads the CA stored under `setting`, creating it first when there is none.
+  static std::unique_ptr<Impl> LoadOrCreate(Store& store, UnixTime now, const char* setting,
+                                            const std::string& common_name) {
+    std::optional<std::string> stored = store.Setting(setting);
+    if (!stored) {
+      PKey key = NewP256Key();
+      Cert cert = NewCert(key.get(), now, kCaDays);
+      X509_NAME* name = X509_get_subject_name(cert.get());
+      AddEntry(name, "O", "Mamori");
+      AddEntry(name, "CN", common_name + " " + RandomHex(4));
+      if (X509_set_issuer_name(cert.get(), name) != 1) Fail("X509_set_issuer_name");
+      AddExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+      AddExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+      AddExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
+      if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) Fail("X509_sign (CA)");
+      // Another collector process may have created one meanwhile: whatever was stored first wins.
+      stored = store.PutSettingIfAbsent(setting, KeyPem(key.get()) + CertPem(cert.get()));
+    }
+    auto impl = std::make_unique<Impl>();
+    Bio bio = MemoryBio(*stored);
+    impl->key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    impl->cert.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!impl->key || !impl->cert) Fail(std::string("stored ") + setting + " is unreadable");
+    impl->cert_pem = CertPem(impl->cert.get());
+    return impl;
+  }
+
+  // Checks a CSR and issues a client certificate with subject O=Mamori, OU=`ou`, CN=`cn`.
+  std::variant<IssuedCertificate, std::string> SignClientCsr(std::string_view csr_pem,
+                                                             std::string_view ou,
+                                                             const std::string& cn, UnixTime now,
+                                                             int days) const {
+    if (csr_pem.size() > kMaxCsrBytes) return std::string("csr: larger than 16 KiB");
+    Bio bio = MemoryBio(csr_pem);
+    Req req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+    if (!req) {
+      ERR_clear_error();
+      return std::string("csr: not a PEM certificate signing request");
+    }
+    EVP_PKEY* public_key = X509_REQ_get0_pubkey(req.get());
+    if (public_key == nullptr) {
+      ERR_clear_error();
+      return std::string("csr: no public key");
+    }
+    if (std::string error = AcceptableKeyError(public_key); !error.empty()) return error;
+    if (X509_REQ_verify(req.get(), public_key) != 1) {
+      ERR_clear_error();
+      return std::string("csr: its signature does not verify");
+    }
+    X509_PUBKEY* request_key = X509_REQ_get_X509_PUBKEY(req.get());
+    Cert client = NewCert(now, days);
+    CopyPublicKey(client.get(), request_key);
+    X509_NAME* name = X509_get_subject_name(client.get());
+    AddEntry(name, "O", "Mamori");
+    AddEntry(name, "OU", ou);
+    AddEntry(name, "CN", cn);
+    if (X509_set_issuer_name(client.get(), X509_get_subject_name(cert.get())) != 1) {
+      Fail("X509_set_issuer_name");
+    }
+    AddExtension(client.get(), cert.get(), NID_basic_constraints, "critical,CA:FALSE");
+    AddExtension(client.get(), cert.get(), NID_key_usage, "critical,digitalSignature");
+    AddExtension(client.get(), cert.get(), NID_ext_key_usage, "clientAuth");
+    AddExtension(client.get(), cert.get(), NID_authority_key_identifier, "keyid:always");
+    if (X509_sign(client.get(), key.get(), EVP_sha256()) <= 0) Fail("X509_sign (client)");
+
+    IssuedCertificate issued;
+    issued.cert_pem = CertPem(client.get());
+    issued.cert_fingerprint = DerSha256<X509, i2d_X509>(client.get());
+    issued.key_fingerprint = DerSha256<X509_PUBKEY, i2d_X509_PUBKEY>(request_key);
+    return issued;
+  }
 };
+
+std::string AdminCertOu(Role role) { return "mamori-role-" + std::string(ToString(role)); }
 
 CertificateAuthority::CertificateAuthority(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CertificateAuthority::CertificateAuthority(CertificateAuthority&&) noexcept = default;
@@ -212,75 +288,30 @@ CertificateAuthority::~CertificateAuthority() = default;
 const std::string& CertificateAuthority::cert_pem() const { return impl_->cert_pem; }
 
 CertificateAuthority CertificateAuthority::LoadOrCreate(Store& store, UnixTime now) {
-  std::optional<std::string> stored = store.Setting(kCaSetting);
-  if (!stored) {
-    PKey key = NewP256Key();
-    Cert cert = NewCert(key.get(), now, kCaDays);
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    AddEntry(name, "O", "Mamori");
-    AddEntry(name, "CN", "Mamori Collector CA " + RandomHex(4));
-    if (X509_set_issuer_name(cert.get(), name) != 1) Fail("X509_set_issuer_name");
-    AddExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-    AddExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
-    AddExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
-    if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) Fail("X509_sign (CA)");
-    // Another collector process may have created one meanwhile: whatever was stored first wins.
-    stored = store.PutSettingIfAbsent(kCaSetting, KeyPem(key.get()) + CertPem(cert.get()));
-  }
-  auto impl = std::make_unique<Impl>();
-  Bio bio = MemoryBio(*stored);
-  impl->key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  impl->cert.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!impl->key || !impl->cert) Fail("stored CA key or certificate is unreadable");
-  impl->cert_pem = CertPem(impl->cert.get());
+  return CertificateAuthority(Impl::LoadOrCreate(store, now, kCaSetting, "Mamori Collector CA"));
+}
+
+CertificateAuthority CertificateAuthority::LoadOrCreateAdmin(Store& store, UnixTime now) {
+  auto impl = Impl::LoadOrCreate(store, now, kAdminCaSetting, "Mamori Admin CA");
+  impl->admin = true;
   return CertificateAuthority(std::move(impl));
 }
 
 std::variant<IssuedCertificate, std::string> CertificateAuthority::SignTerminalCsr(
     std::string_view csr_pem, const std::string& terminal_id, UnixTime now, int days) const {
-  if (csr_pem.size() > kMaxCsrBytes) return std::string("csr: larger than 16 KiB");
-  Bio bio = MemoryBio(csr_pem);
-  Req req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-  if (!req) {
-    ERR_clear_error();
-    return std::string("csr: not a PEM certificate signing request");
-  }
-  EVP_PKEY* public_key = X509_REQ_get0_pubkey(req.get());
-  if (public_key == nullptr) {
-    ERR_clear_error();
-    return std::string("csr: no public key");
-  }
-  if (std::string error = AcceptableKeyError(public_key); !error.empty()) return error;
-  if (X509_REQ_verify(req.get(), public_key) != 1) {
-    ERR_clear_error();
-    return std::string("csr: its signature does not verify");
-  }
-  X509_PUBKEY* request_key = X509_REQ_get_X509_PUBKEY(req.get());
-  Cert cert = NewCert(now, days);
-  CopyPublicKey(cert.get(), request_key);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  AddEntry(name, "O", "Mamori");
-  AddEntry(name, "OU", kTerminalCertOu);
-  AddEntry(name, "CN", terminal_id);
-  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(impl_->cert.get())) != 1) {
-    Fail("X509_set_issuer_name");
-  }
-  X509* ca = impl_->cert.get();
-  AddExtension(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
-  AddExtension(cert.get(), ca, NID_key_usage, "critical,digitalSignature");
-  AddExtension(cert.get(), ca, NID_ext_key_usage, "clientAuth");
-  AddExtension(cert.get(), ca, NID_authority_key_identifier, "keyid:always");
-  if (X509_sign(cert.get(), impl_->key.get(), EVP_sha256()) <= 0) Fail("X509_sign (terminal)");
+  if (impl_->admin) throw std::logic_error("the admin CA signs no terminal certificate");
+  return impl_->SignClientCsr(csr_pem, kTerminalCertOu, terminal_id, now, days);
+}
 
-  IssuedCertificate issued;
-  issued.cert_pem = CertPem(cert.get());
-  issued.cert_fingerprint = DerSha256<X509, i2d_X509>(cert.get());
-  issued.key_fingerprint = DerSha256<X509_PUBKEY, i2d_X509_PUBKEY>(request_key);
-  return issued;
+std::variant<IssuedCertificate, std::string> CertificateAuthority::SignAdminCsr(
+    std::string_view csr_pem, const std::string& name, Role role, UnixTime now, int days) const {
+  if (!impl_->admin) throw std::logic_error("the terminal CA signs no admin certificate");
+  return impl_->SignClientCsr(csr_pem, AdminCertOu(role), name, now, days);
 }
 
 ServerCredentials CertificateAuthority::IssueServerCredentials(
     const std::vector<std::string>& names, UnixTime now) const {
+  if (impl_->admin) throw std::logic_error("the admin CA signs no server certificate");
   if (names.empty()) throw std::invalid_argument("server certificate needs at least one name");
   PKey key = NewP256Key();
   Cert cert = NewCert(key.get(), now, kServerDays);

@@ -58,8 +58,10 @@ int Serve(const CollectorConfig& config, Store& store) {
   const CertificateAuthority ca = CertificateAuthority::LoadOrCreate(store, Now());
   const ServerCredentials credentials = ca.IssueServerCredentials(config.server_names, Now());
   Metrics metrics;
+  const CertificateAuthority admin_ca = CertificateAuthority::LoadOrCreateAdmin(store, Now());
   Api api(store, ca, metrics, config.api, Now);
-  Server server(api, metrics, config.server, credentials, ca.cert_pem());
+  api.UseAdminCa(admin_ca);
+  Server server(api, metrics, config.server, credentials, ca.cert_pem(), admin_ca.cert_pem());
   server.Bind();
   // On a shared database a policy may be pushed through another collector.
   std::optional<PolicyWatch> watch;

@@ -37,6 +37,9 @@ std::string Metrics::Render() const {
   counter("mamori_duplicate_reports_total", "Re-sent reports acknowledged without storing.",
           duplicate_reports_);
   counter("mamori_policy_pushes_total", "Policy bundles stored.", policy_pushes_);
+  counter("mamori_mfa_code_reused_alerts_total",
+          "mfa.code_reused alerts raised: one TOTP code accepted on two terminals.",
+          code_reused_alerts_);
   out << "# HELP mamori_policy_long_polls Policy long-polls waiting now.\n"
          "# TYPE mamori_policy_long_polls gauge\n"
          "mamori_policy_long_polls "

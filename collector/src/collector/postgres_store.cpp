@@ -327,6 +327,14 @@ BEGIN
   RETURN p_sequence;
 END $$;
 )sql",
+    // Client certificates of the admin/IT API, found by fingerprint on every request.
+    R"sql(
+CREATE TABLE admin_certificates (
+  id TEXT COLLATE "C" PRIMARY KEY, fingerprint TEXT COLLATE "C" NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('it-read', 'admin')), name TEXT NOT NULL,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  revoked BOOLEAN NOT NULL DEFAULT FALSE);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -377,6 +385,21 @@ Terminal ReadTerminal(const Result& r, int row) {
   t.last_sequence = static_cast<std::uint64_t>(r.Int(row, 13));
   if (!r.IsNull(row, 14)) t.policy_version = std::stoull(r.Text(row, 14));
   return t;
+}
+
+// A row of "SELECT id, fingerprint, role, name, created_at, expires_at, revoked".
+AdminCertificate ReadAdminCertificate(const Result& r, int row) {
+  AdminCertificate c;
+  c.id = r.Text(row, 0);
+  c.fingerprint = r.Text(row, 1);
+  const auto role = ParseRole(r.Text(row, 2));
+  if (!role) throw StoreError("admin certificate " + c.id + " has an unknown role");
+  c.role = *role;
+  c.name = r.Text(row, 3);
+  c.created_at = r.Int(row, 4);
+  c.expires_at = r.Int(row, 5);
+  c.revoked = r.Bool(row, 6);
+  return c;
 }
 
 class PostgresStore final : public Store {
@@ -481,6 +504,47 @@ class PostgresStore final : public Store {
         });
   }
 
+  void CreateAdminCertificate(const AdminCertificate& cert) override {
+    Transact(Isolation::kReadCommitted, [&] {
+      db_.Exec(
+          "INSERT INTO admin_certificates (id, fingerprint, role, name, created_at, expires_at, "
+          "revoked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {Text(cert.id), Text(cert.fingerprint), Text(ToString(cert.role)), Text(cert.name),
+           Int(cert.created_at), Int(cert.expires_at), Text(cert.revoked ? "true" : "false")});
+      return 0;
+    });
+  }
+
+  std::optional<AdminCertificate> FindAdminCertificate(const std::string& fingerprint) override {
+    return Transact(Isolation::kReadCommitted, [&]() -> std::optional<AdminCertificate> {
+      const Result r = db_.Exec(
+          "SELECT id, fingerprint, role, name, created_at, expires_at, revoked FROM "
+          "admin_certificates WHERE fingerprint = $1",
+          {Text(fingerprint)});
+      if (r.rows() == 0) return std::nullopt;
+      return ReadAdminCertificate(r, 0);
+    });
+  }
+
+  bool RevokeAdminCertificate(const std::string& id) override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      return db_.Exec("UPDATE admin_certificates SET revoked = TRUE WHERE id = $1", {Text(id)})
+                 .affected() > 0;
+    });
+  }
+
+  std::vector<AdminCertificate> AdminCertificates() override {
+    return Transact(Isolation::kReadCommitted, [&] {
+      const Result r = db_.Exec(
+          "SELECT id, fingerprint, role, name, created_at, expires_at, revoked FROM "
+          "admin_certificates ORDER BY created_at, id",
+          {});
+      std::vector<AdminCertificate> out;
+      for (int i = 0; i < r.rows(); ++i) out.push_back(ReadAdminCertificate(r, i));
+      return out;
+    });
+  }
+
   std::optional<Terminal> FindTerminal(const std::string& id) override {
     return Read([&](pg::Connection& db) { return FindTerminalOn(db, id); });
   }
@@ -549,8 +613,9 @@ class PostgresStore final : public Store {
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
       try {
-        const bool stored = HasReport(items[i].terminal_id, items[i].report.sequence);
-        results[i] = {true, stored, IngestReport(items[i].terminal_id, items[i].report, now), ""};
+        results[i] = Transact(Isolation::kSingleStatement, [&] {
+          return IngestLocked(items[i].terminal_id, items[i].report, now);
+        });
       } catch (const std::exception& e) {
         results[i] = {false, false, 0, e.what()};
       }
@@ -853,7 +918,17 @@ class PostgresStore final : public Store {
          pg::TextArray(check_ids), pg::TextArray(results), pg::TextArray(observed),
          pg::IntArray(event_times), pg::TextArray(event_types), pg::TextArray(event_data),
          pg::TextArray(step_users), pg::IntArray(steps), pg::IntArray(step_times)});
-    return {true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
+    IngestResult result{true, r.Bool(0, 0), static_cast<std::uint64_t>(r.Int(0, 1)), ""};
+    // The function raised its alerts as events of this (terminal, sequence), which is stored
+    // once; the report's own events of that type are not alerts of the collector.
+    if (!result.duplicate && !steps.empty()) {
+      const Result alerts = db_.Exec(
+          "SELECT COUNT(*) FROM events WHERE terminal_id = $1 AND sequence = $2 AND type = $3",
+          {Text(terminal_id), Int(sequence), Text(std::string(kCodeReusedEvent))});
+      const auto sent = std::count(event_types.begin(), event_types.end(), kCodeReusedEvent);
+      result.code_reused_alerts = static_cast<std::uint64_t>(alerts.Int(0, 0) - sent);
+    }
+    return result;
   }
 
   // Moves the logged count changes into fleet_counts in one statement: the totals read the same

@@ -246,8 +246,7 @@ struct Server::Impl {
       Log("info", "handshake failed", {{"listener", listener}, {"error", ec.message()}});
       co_return;
     }
-    const std::optional<PeerCertificate> peer =
-        agent ? PeerOf(stream.native_handle()) : std::nullopt;
+    const std::optional<PeerCertificate> peer = PeerOf(stream.native_handle());
     const std::size_t body_limit =
         agent ? options.agent_max_body_bytes : options.admin_max_body_bytes;
 
@@ -324,13 +323,19 @@ struct Server::Impl {
 };
 
 Server::Server(Api& api, Metrics& metrics, const ServerOptions& options,
-               const ServerCredentials& credentials, const std::string& ca_pem)
+               const ServerCredentials& credentials, const std::string& ca_pem,
+               const std::string& admin_ca_pem)
     : impl_(std::make_unique<Impl>(api, metrics, options)) {
   Configure(impl_->agent_ctx, credentials, "mamori-agent");
   Configure(impl_->admin_ctx, credentials, "mamori-admin");
   // A certificate, when sent, must chain to the CA; enrollment is the one request without one.
   impl_->agent_ctx.add_certificate_authority(asio::buffer(ca_pem));
   impl_->agent_ctx.set_verify_mode(ssl::verify_peer);
+  // Admin client certificates chain to the admin CA alone; without one, a bearer token is needed.
+  if (!admin_ca_pem.empty()) {
+    impl_->admin_ctx.add_certificate_authority(asio::buffer(admin_ca_pem));
+    impl_->admin_ctx.set_verify_mode(ssl::verify_peer);
+  }
   // Policies are stored on a worker thread; each waiter is woken on its own session's strand.
   api.OnPolicyStored([impl = impl_.get()] { impl->WakePolicyWaiters(); });
   impl_->workers = std::make_unique<RequestWorkers>(api, WorkerOptions{});

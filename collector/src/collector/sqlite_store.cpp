@@ -86,6 +86,14 @@ UPDATE terminals SET compliance = (SELECT CASE WHEN SUM(c.result = 'fail') > 0 T
 CREATE INDEX terminals_summary ON terminals
   (revoked, compliance, policy_version, last_seen, enrolled_at);
 )sql",
+    // Client certificates of the admin/IT API, found by fingerprint on every request.
+    R"sql(
+CREATE TABLE admin_certificates (
+  id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('it-read', 'admin')), name TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -110,6 +118,21 @@ std::int64_t AsInt(std::uint64_t value) {
 constexpr const char* kTerminalColumns =
     "id, grp, machine_id, cert_fingerprint, key_fingerprint, hostname, serial, os, enrolled_at, "
     "last_seen, revoked, cloned, cloned_from, last_sequence, policy_version";
+
+// Reads a row of "SELECT id, fingerprint, role, name, created_at, expires_at, revoked".
+AdminCertificate ReadAdminCertificate(const Stmt& s) {
+  AdminCertificate c;
+  c.id = s.Text(0);
+  c.fingerprint = s.Text(1);
+  const auto role = ParseRole(s.Text(2));
+  if (!role) throw StoreError("admin certificate " + c.id + " has an unknown role");
+  c.role = *role;
+  c.name = s.Text(3);
+  c.created_at = s.Int(4);
+  c.expires_at = s.Int(5);
+  c.revoked = s.Int(6) != 0;
+  return c;
+}
 
 Terminal ReadTerminal(const Stmt& s) {
   Terminal t;
@@ -273,6 +296,47 @@ class SqliteStore final : public Store {
     return std::pair{token, TokenSecret{s.Text(1)}};
   }
 
+  void CreateAdminCertificate(const AdminCertificate& cert) override {
+    std::lock_guard lock(mutex_);
+    Stmt(db_,
+         "INSERT INTO admin_certificates (id, fingerprint, role, name, created_at, expires_at, "
+         "revoked) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .Bind(1, cert.id)
+        .Bind(2, cert.fingerprint)
+        .Bind(3, ToString(cert.role))
+        .Bind(4, cert.name)
+        .Bind(5, cert.created_at)
+        .Bind(6, cert.expires_at)
+        .Bind(7, std::int64_t{cert.revoked ? 1 : 0})
+        .Run();
+  }
+
+  std::optional<AdminCertificate> FindAdminCertificate(const std::string& fingerprint) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, fingerprint, role, name, created_at, expires_at, revoked FROM "
+           "admin_certificates WHERE fingerprint = ?");
+    s.Bind(1, fingerprint);
+    if (!s.Step()) return std::nullopt;
+    return ReadAdminCertificate(s);
+  }
+
+  bool RevokeAdminCertificate(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    Stmt(db_, "UPDATE admin_certificates SET revoked = 1 WHERE id = ?").Bind(1, id).Run();
+    return sqlite3_changes(db_.handle()) > 0;
+  }
+
+  std::vector<AdminCertificate> AdminCertificates() override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, fingerprint, role, name, created_at, expires_at, revoked FROM "
+           "admin_certificates ORDER BY created_at, id");
+    std::vector<AdminCertificate> out;
+    while (s.Step()) out.push_back(ReadAdminCertificate(s));
+    return out;
+  }
+
   std::optional<Terminal> FindTerminal(const std::string& id) override {
     std::lock_guard lock(reader_mutex_);
     return FindTerminalIn(*reader_, id);
@@ -396,10 +460,12 @@ class SqliteStore final : public Store {
       return {true, true, terminal->last_sequence, ""};  // already stored
     }
 
+    std::uint64_t alerts = 0;
     for (const Event& e : report.events) {
       InsertEvent(terminal_id, sequence, e.time, e.type, e.data, now);
-      if (auto accepted = AcceptedStepOf(e))
-        CheckCodeReuse(terminal_id, sequence, e, *accepted, now);
+      if (auto accepted = AcceptedStepOf(e)) {
+        if (CheckCodeReuse(terminal_id, sequence, e, *accepted, now)) ++alerts;
+      }
     }
     // A report that arrives after a later one still adds its events, but must not overwrite the
     // newer status.
@@ -424,7 +490,7 @@ class SqliteStore final : public Store {
           .Bind(2, terminal_id)
           .Run();
     }
-    return {true, false, newest ? report.sequence : terminal->last_sequence, ""};
+    return {true, false, newest ? report.sequence : terminal->last_sequence, "", alerts};
   }
 
  public:
@@ -610,8 +676,8 @@ class SqliteStore final : public Store {
   }
 
   // A TOTP code is good for one login: the same user's step accepted on another terminal means
-  // the code (or the secret) was seen by someone else.
-  void CheckCodeReuse(const std::string& terminal_id, std::int64_t sequence, const Event& e,
+  // the code (or the secret) was seen by someone else. Returns whether it raised an alert.
+  bool CheckCodeReuse(const std::string& terminal_id, std::int64_t sequence, const Event& e,
                       const AcceptedStep& accepted, UnixTime now) {
     const std::int64_t step = AsInt(accepted.step);
     std::optional<std::string> first;
@@ -632,6 +698,7 @@ class SqliteStore final : public Store {
       InsertEvent(terminal_id, sequence, e.time, std::string(kCodeReusedEvent),
                   CodeReusedData(accepted, *first, terminal_id), now);
     }
+    return first.has_value();
   }
 
   std::optional<bool> MfaActiveLocked(const std::string& user) {

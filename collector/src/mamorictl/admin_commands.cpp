@@ -10,201 +10,13 @@
 
 #include "mamori/collector/client.h"
 #include "mamori/policy/text.h"
+#include "mamorictl/admin_cert_command.h"
+#include "mamorictl/admin_client.h"
 #include "mamorictl/table_output.h"
 #include "qr_output.h"
 
 namespace mamori::ctl::admin {
 namespace {
-
-namespace po = boost::program_options;
-namespace json = boost::json;
-using collector::ClientOptions;
-using collector::ClientResponse;
-
-constexpr std::size_t kMaxCaBytes = 64 * 1024;
-constexpr std::size_t kMaxBundleFileBytes = 3 << 20;
-
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct FileError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct Refused : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-enum class Format { kTable, kJson, kCsv };
-
-struct Common {
-  std::string url;
-  std::string ca_file;
-  std::string token;
-  std::string format = "table";
-  int timeout = 30;
-};
-
-void AddCommon(po::options_description& options, Common& c) {
-  options.add_options()("url", po::value(&c.url),
-                        "admin API URL, https://host:port (env MAMORI_COLLECTOR_URL)")(
-      "ca", po::value(&c.ca_file), "CA certificate file of the collector (env MAMORI_CA)")(
-      "token", po::value(&c.token), "API token (env MAMORI_TOKEN)")(
-      "timeout", po::value(&c.timeout), "seconds to wait for the collector (default 30)");
-}
-
-void AddFormat(po::options_description& options, Common& c) {
-  options.add_options()("format", po::value(&c.format), "table (default), json or csv");
-}
-
-std::string ReadFile(const std::string& path, std::size_t max_bytes, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path + ": cannot read " + what);
-  std::string data;
-  data.resize(max_bytes + 1);
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  if (data.size() > max_bytes) {
-    throw FileError(path + ": " + what + " larger than " + std::to_string(max_bytes) + " bytes");
-  }
-  return data;
-}
-
-po::variables_map Parse(const std::vector<std::string>& args, const po::options_description& named,
-                        const po::positional_options_description& positional) {
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(named).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  return vm;
-}
-
-ClientOptions Connect(Common c, const GetEnv& getenv) {
-  auto fallback = [&getenv](std::string& value, const char* name) {
-    if (value.empty()) {
-      if (const char* v = getenv(name)) value = v;
-    }
-  };
-  fallback(c.url, "MAMORI_COLLECTOR_URL");
-  fallback(c.ca_file, "MAMORI_CA");
-  fallback(c.token, "MAMORI_TOKEN");
-  if (c.url.empty()) throw UsageError("no collector URL: use --url or MAMORI_COLLECTOR_URL");
-  if (c.ca_file.empty()) throw UsageError("no CA file: use --ca or MAMORI_CA");
-  if (c.token.empty()) throw UsageError("no API token: use --token or MAMORI_TOKEN");
-  if (c.timeout < 1) throw UsageError("--timeout must be at least 1");
-  ClientOptions options;
-  options.url = c.url;
-  options.ca_pem = ReadFile(c.ca_file, kMaxCaBytes, "CA certificate");
-  options.bearer_token = c.token;
-  options.timeout_seconds = c.timeout;
-  return options;
-}
-
-Format ParseFormat(const std::string& text) {
-  if (text == "table") return Format::kTable;
-  if (text == "json") return Format::kJson;
-  if (text == "csv") return Format::kCsv;
-  throw UsageError("--format must be table, json or csv, not '" + text + "'");
-}
-
-// Sends the request; an error status becomes Refused with the collector's message.
-json::value Call(const ClientOptions& options, std::string_view method, const std::string& target,
-                 std::string_view body, std::string* raw = nullptr) {
-  const ClientResponse response = collector::HttpsRequest(options, method, target, body);
-  boost::system::error_code ec;
-  json::value parsed = json::parse(response.body, ec);
-  if (response.status >= 400) {
-    std::string message = response.body;
-    if (!ec && parsed.is_object() && parsed.as_object().contains("error") &&
-        parsed.as_object().at("error").is_string()) {
-      message = std::string(parsed.as_object().at("error").as_string());
-    }
-    throw Refused("collector refused (HTTP " + std::to_string(response.status) + "): " + message);
-  }
-  if (ec || !parsed.is_object()) {
-    throw Refused("collector sent a response that is not a JSON object (HTTP " +
-                  std::to_string(response.status) + ")");
-  }
-  if (raw) *raw = response.body;
-  return parsed;
-}
-
-std::string Text(const json::value& v) {
-  if (v.is_string()) return std::string(v.as_string());
-  if (v.is_null()) return "-";
-  if (v.is_bool()) return v.as_bool() ? "yes" : "no";
-  return json::serialize(v);
-}
-
-std::string Field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v ? Text(*v) : "-";
-}
-
-// "7d", "12h", "30m", "90s" or plain seconds.
-std::optional<std::uint64_t> ParseDuration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t unit = 1;
-  switch (text.back()) {
-    case 'd':
-      unit = 86400;
-      break;
-    case 'h':
-      unit = 3600;
-      break;
-    case 'm':
-      unit = 60;
-      break;
-    case 's':
-      unit = 1;
-      break;
-    default:
-      unit = 0;
-  }
-  if (unit != 0) {
-    text.remove_suffix(1);
-  } else {
-    unit = 1;
-  }
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size() || n > UINT32_MAX) {
-    return std::nullopt;
-  }
-  return n * unit;
-}
-
-std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-void Emit(std::ostream& out, Format format, const std::string& raw, const Table& table) {
-  switch (format) {
-    case Format::kJson:
-      out << raw;
-      if (!raw.empty() && raw.back() != '\n') out << "\n";
-      break;
-    case Format::kCsv:
-      WriteCsv(out, table);
-      break;
-    case Format::kTable:
-      WriteTable(out, table);
-      break;
-  }
-}
 
 int TokenCommand(const std::vector<std::string>& args, std::ostream& out, const GetEnv& getenv) {
   if (args.empty() || args[0] != "create") throw UsageError("usage: mamorictl token create …");
@@ -480,6 +292,7 @@ bool IsAdminCommand(const std::vector<std::string>& args) {
   if (args.empty()) return false;
   const std::string& area = args[0];
   if (area == "policy") return args.size() >= 2 && args[1] == "push";
+  if (area == "admin") return args.size() >= 2 && args[1] == "cert";
   return area == "token" || area == "terminal" || area == "fleet" || area == "events" ||
          area == "mfa";
 }
@@ -489,6 +302,7 @@ int RunAdminCommand(const std::vector<std::string>& args, std::ostream& out, std
   return Guard(err, [&]() -> int {
     if (!IsAdminCommand(args)) throw UsageError("unknown command");
     if (args[0] == "policy") return PolicyPushCommand({args.begin() + 2, args.end()}, out, getenv);
+    if (args[0] == "admin") return AdminCertCommand({args.begin() + 2, args.end()}, out, getenv);
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "token") return TokenCommand(rest, out, getenv);
     if (args[0] == "terminal") return TerminalCommand(rest, out, getenv);
@@ -511,8 +325,14 @@ void PrintAdminUsage(std::ostream& out) {
          "                                                     otpauth URI shown once (admin)\n"
          "  mfa reset USER                                     remove it from terminals (admin)\n"
          "  mfa unlock USER                                    clear lockout on terminals (admin)\n"
-         "options: --url URL --ca FILE --token TOKEN (or MAMORI_COLLECTOR_URL, MAMORI_CA,\n"
-         "MAMORI_TOKEN), --format table|json|csv (CSV is UTF-8 with BOM), --timeout S\n";
+         "  admin cert issue --role it-read|admin --name NAME --out DIR [--days N]\n"
+         "                                                     client certificate instead of a\n"
+         "                                                     token; key made here (admin)\n"
+         "  admin cert revoke ID                               refuse it at once (admin)\n"
+         "  admin cert list                                    issued certificates (admin)\n"
+         "options: --url URL --ca FILE, and --token TOKEN or --cert FILE --key FILE (or\n"
+         "MAMORI_COLLECTOR_URL, MAMORI_CA, MAMORI_TOKEN, MAMORI_CERT, MAMORI_KEY),\n"
+         "--format table|json|csv (CSV is UTF-8 with BOM), --timeout S\n";
 }
 
 }  // namespace mamori::ctl::admin

@@ -1,6 +1,6 @@
 // mamorictl's commands against the collector's admin/IT API: token, policy push, terminal, fleet,
-// events, mfa. The collector is named by --url/--ca/--token or MAMORI_COLLECTOR_URL, MAMORI_CA and
-// MAMORI_TOKEN.
+// events, mfa, admin cert. The collector is named by --url/--ca and the caller by --token or
+// --cert/--key, or MAMORI_COLLECTOR_URL, MAMORI_CA, MAMORI_TOKEN, MAMORI_CERT and MAMORI_KEY.
 #pragma once
 
 #include <functional>
@@ -19,8 +19,8 @@ inline constexpr int kExitUnreachable = 6;  // connection, TLS or protocol failu
 
 using GetEnv = std::function<const char*(const char*)>;
 
-// True for the commands served here: the areas token, terminal, fleet, events and mfa, and
-// `policy push`. `args` starts with the area.
+// True for the commands served here: the areas token, terminal, fleet, events and mfa,
+// `policy push` and `admin cert`. `args` starts with the area.
 bool IsAdminCommand(const std::vector<std::string>& args);
 
 int RunAdminCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,

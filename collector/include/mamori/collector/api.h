@@ -3,8 +3,9 @@
 //
 // Agent API (client certificates): POST /v1/enroll, POST /v1/reports, GET /v1/policy,
 // GET /v1/mfa/credentials.
-// Admin/IT API (bearer tokens with role it-read or admin): POST /v1/admin/tokens,
-// POST /v1/admin/policy, POST /v1/admin/terminals/{id}/revoke,
+// Admin/IT API (bearer tokens, or client certificates of the admin CA, with role it-read or
+// admin): POST /v1/admin/tokens, POST /v1/admin/policy, POST /v1/admin/terminals/{id}/revoke,
+// GET|POST /v1/admin/certs, POST /v1/admin/certs/{id}/revoke,
 // POST /v1/admin/mfa/users/{user}/enroll|reset|unlock, GET /v1/fleet, GET /v1/fleet/summary,
 // GET /v1/terminals/{id}, GET /v1/events, GET /metrics.
 #pragma once
@@ -77,7 +78,12 @@ class Api {
   Api(Store& store, const CertificateAuthority& ca, Metrics& metrics, ApiOptions options,
       Clock clock);
 
-  // Thread-safe, as is every method but OnPolicyStored.
+  // Enables admin client certificates, issued by `admin_ca` (which must outlive the Api). Without
+  // it certificate issuance answers 503 and a request with a client certificate is refused. Call
+  // before serving.
+  void UseAdminCa(const CertificateAuthority& admin_ca) { admin_ca_ = &admin_ca; }
+
+  // Thread-safe, as is every method but OnPolicyStored and UseAdminCa.
   HttpResponse HandleAgent(const HttpRequest& request);
   HttpResponse HandleAdmin(const HttpRequest& request);
 
@@ -104,7 +110,11 @@ class Api {
  private:
   // Authenticates a terminal from its certificate alone; on failure `error` is the response.
   std::optional<Terminal> AuthenticateTerminal(const HttpRequest& request, HttpResponse& error);
+  // The caller of an admin request: its client certificate when it sent one, else its bearer
+  // token. A certificate caller is returned as an ApiToken with the certificate's id and role.
+  std::optional<ApiToken> AuthenticateCaller(const HttpRequest& request, HttpResponse& error);
   std::optional<ApiToken> AuthenticateToken(const HttpRequest& request, HttpResponse& error);
+  std::optional<ApiToken> AuthenticateCertificate(const PeerCertificate& peer, HttpResponse& error);
 
   // Throws BadRequest on malformed input.
   std::variant<HttpResponse, PreparedEnrollment> PrepareEnrollmentOrThrow(
@@ -115,6 +125,9 @@ class Api {
   HttpResponse CreateToken(const ApiToken& caller, const HttpRequest& request);
   HttpResponse PushPolicy(const ApiToken& caller, const HttpRequest& request);
   HttpResponse RevokeTerminal(const ApiToken& caller, const std::string& id);
+  HttpResponse IssueAdminCertificate(const ApiToken& caller, const HttpRequest& request);
+  HttpResponse RevokeAdminCertificate(const ApiToken& caller, const std::string& id);
+  HttpResponse ListAdminCertificates();
   HttpResponse MfaAdmin(const ApiToken& caller, const std::string& user, std::string_view action,
                         const HttpRequest& request);
   HttpResponse EnrollMfa(const ApiToken& caller, const std::string& user,
@@ -127,6 +140,7 @@ class Api {
 
   Store& store_;
   const CertificateAuthority& ca_;
+  const CertificateAuthority* admin_ca_ = nullptr;
   Metrics& metrics_;
   ApiOptions options_;
   Clock clock_;

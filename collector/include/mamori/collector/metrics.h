@@ -16,6 +16,7 @@ class Metrics {
   void CountEnrollment(bool cloned);
   void CountReport(bool duplicate);
   void CountPolicyPush() { policy_pushes_++; }
+  void CountCodeReusedAlerts(std::uint64_t n) { code_reused_alerts_ += n; }
   void AddLongPolls(int delta) { long_polls_ += delta; }
 
   std::string Render() const;
@@ -28,6 +29,7 @@ class Metrics {
   std::atomic<std::uint64_t> reports_{0};
   std::atomic<std::uint64_t> duplicate_reports_{0};
   std::atomic<std::uint64_t> policy_pushes_{0};
+  std::atomic<std::uint64_t> code_reused_alerts_{0};
   std::atomic<std::int64_t> long_polls_{0};
 };
 

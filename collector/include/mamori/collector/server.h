@@ -1,8 +1,9 @@
 // The HTTPS server (Boost.Beast over OpenSSL, TLS 1.3 only) with its two listeners: the agent
 // listener verifies client certificates against the collector's CA (a certificate is optional only
 // so that enrollment can reach it; every other agent endpoint requires one), the admin listener
-// takes bearer tokens. Sessions run on `io_threads` io_context threads, each session on a strand of
-// its own; requests are handled by worker threads and reports committed in groups by one writer
+// takes bearer tokens or client certificates verified against the admin CA alone. Sessions run on
+// `io_threads` io_context threads, each session on a strand of its own; requests are handled by
+// worker threads and reports committed in groups by one writer
 // (collector/src/collector/request_workers.h), so no session waits for the database. Long-polls are
 // answered on the I/O threads.
 #pragma once
@@ -39,7 +40,8 @@ struct ServerOptions {
 class Server {
  public:
   Server(Api& api, Metrics& metrics, const ServerOptions& options,
-         const ServerCredentials& credentials, const std::string& ca_pem);
+         const ServerCredentials& credentials, const std::string& ca_pem,
+         const std::string& admin_ca_pem = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

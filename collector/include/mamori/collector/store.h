@@ -37,6 +37,19 @@ struct ApiToken {
   UnixTime created_at = 0;
 };
 
+// A client certificate of the admin/IT API, signed by the collector's admin CA. The role is bound
+// twice: in the certificate's subject (AdminCertOu) and here, and this row is what authenticates:
+// a certificate whose fingerprint has no row, or a revoked row, is refused.
+struct AdminCertificate {
+  std::string id;           // "c-" and random hex; what `mamorictl admin cert revoke` names
+  std::string fingerprint;  // SHA-256 of the certificate DER, lowercase hex
+  Role role = Role::kItRead;
+  std::string name;  // who holds it: the certificate's common name
+  UnixTime created_at = 0;
+  UnixTime expires_at = 0;
+  bool revoked = false;
+};
+
 // A stored secret: the token's row plus the SHA-256 of its secret part.
 struct TokenSecret {
   std::string secret_hash;  // 32 raw bytes
@@ -188,6 +201,7 @@ struct IngestResult {
   bool duplicate = false;  // the sequence was already stored; nothing changed
   std::uint64_t ack = 0;   // the highest sequence committed for the terminal
   std::string error;
+  std::uint64_t code_reused_alerts = 0;  // kCodeReusedEvent alerts the report raised
 };
 
 // Counts over every terminal, read from columns the ingest transaction keeps current.
@@ -239,6 +253,13 @@ class Store {
 
   virtual void CreateApiToken(const ApiToken& token, const std::string& secret_hash) = 0;
   virtual std::optional<std::pair<ApiToken, TokenSecret>> FindApiToken(const std::string& id) = 0;
+
+  virtual void CreateAdminCertificate(const AdminCertificate& cert) = 0;
+  virtual std::optional<AdminCertificate> FindAdminCertificate(const std::string& fingerprint) = 0;
+  // Returns false when there is no such certificate.
+  virtual bool RevokeAdminCertificate(const std::string& id) = 0;
+  // Every admin certificate, revoked ones included, oldest first.
+  virtual std::vector<AdminCertificate> AdminCertificates() = 0;
 
   virtual std::optional<Terminal> FindTerminal(const std::string& id) = 0;
   // Returns false when there is no such terminal.
