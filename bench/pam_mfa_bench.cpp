@@ -42,13 +42,17 @@ int Setup(const std::string& dir, int users) {
   if (s.ok()) s = mamori::platform::SecureDir::Open(dir + "/oath", 0700, &oath);
   const std::string hex = mamori::policy::HexEncode(std::span<const unsigned char>(
       reinterpret_cast<const unsigned char*>(kSecret.data()), kSecret.size()));
+  // Logins here use TOTP codes only; one set of recovery hashes serves every user, since their
+  // key derivation per user would make the setup take minutes.
+  auto recovery = GenerateRecoveryCodes();
+  if (!recovery) s = mamori::platform::Status::Error(-1, "recovery codes not generated");
   for (int i = 0; s.ok() && i < users; ++i) {
     mamori::agent::CredentialRecord r;
     r.user = UserName(i);
     r.totp = kTotp;
     r.secret = *store->host_key().Seal(Secret(), mamori::agent::SecretBinding(r.user));
     r.enrolled_at = std::time(nullptr);
-    r.recovery = GenerateRecoveryCodes()->hashes;
+    r.recovery = recovery->hashes;
     s = store->Save(r);
     if (s.ok())
       s = oath->WriteAtomic(r.user + ".oath", "HOTP/T30/6 " + r.user + " - " + hex + "\n", 0600);

@@ -118,6 +118,15 @@ platform::Status CredentialStore::Save(const CredentialRecord& record) {
 }
 
 platform::Status CredentialStore::SaveState(const CredentialRecord& record) {
+  std::shared_ptr<platform::AppendFile> unsynced;
+  platform::Status s = WriteState(record, &unsynced);
+  if (s.ok() && unsynced) s = unsynced->Sync();
+  return s;
+}
+
+platform::Status CredentialStore::WriteState(const CredentialRecord& record,
+                                             std::shared_ptr<platform::AppendFile>* unsynced) {
+  unsynced->reset();
   if (!ValidUserName(record.user)) return BadUser(record.user);
   const std::string line = SerializeStateRecord(Counters(record));
   std::string log;
@@ -131,7 +140,8 @@ platform::Status CredentialStore::SaveState(const CredentialRecord& record) {
   std::unique_ptr<platform::AppendFile> file;
   // The log was created by WriteAtomic, which synced its name.
   s = dir_->OpenAppendExisting(StateName(record.user), &file);
-  if (s.ok()) s = file->Append(line);
+  if (s.ok()) s = file->Write(line);
+  if (s.ok()) *unsynced = std::move(file);
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 
 namespace mamori::agent {
 namespace {
@@ -85,11 +86,13 @@ std::uint64_t DroppedCount(const boost::json::object& event) {
   return value;
 }
 
+// Formatted by hand rather than by strftime, which reads the time zone file on every call.
 std::string Timestamp(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char when[64];
+  std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return when;
 }
 
@@ -190,8 +193,10 @@ Status EventJournal::Scan() {
   // Appending goes on in the newest segment unless it ends in a torn line or is full.
   if (!segments_.empty() && !segments_.back().torn &&
       segments_.back().bytes < options_.segment_bytes) {
-    s = dir_->OpenAppend(segments_.back().name, 0600, &current_);
+    std::unique_ptr<platform::AppendFile> file;
+    s = dir_->OpenAppend(segments_.back().name, 0600, &file);
     if (!s.ok()) return s;
+    current_ = std::move(file);
     current_size_ = segments_.back().bytes;
     return Status::Ok();
   }
@@ -225,21 +230,25 @@ Status EventJournal::OpenNewSegment() {
   Segment seg;
   seg.name = SegmentName(number);
   seg.number = number;
-  Status s = dir_->OpenAppend(seg.name, 0600, &current_);
+  std::unique_ptr<platform::AppendFile> file;
+  Status s = dir_->OpenAppend(seg.name, 0600, &file);
   if (!s.ok()) return s;
+  current_ = std::move(file);
   segments_.push_back(std::move(seg));
   current_size_ = 0;
   return Status::Ok();
 }
 
 Status EventJournal::AppendLine(const std::string& line, std::uint64_t seq, bool is_event,
-                                std::uint64_t report_through) {
+                                std::uint64_t report_through,
+                                std::shared_ptr<platform::AppendFile>* unsynced) {
   // Every writer rolls at the same size, so none appends to a segment another has closed.
   if (current_size_ >= options_.segment_bytes) {
     Status s = OpenNewSegment();
     if (!s.ok()) return s;
   }
-  Status s = current_->Append(line);
+  Status s = unsynced ? current_->Write(line) : current_->Append(line);
+  if (s.ok() && unsynced) *unsynced = current_;
   if (!s.ok()) {
     // Part of the line may be on disk: the next operation rescans and starts a new segment.
     current_.reset();
@@ -258,12 +267,26 @@ Status EventJournal::AppendLine(const std::string& line, std::uint64_t seq, bool
 }
 
 Status EventJournal::Record(const Event& event) {
-  Status s = RecordLocked(event);
-  if (s.ok() && on_record_) on_record_();
+  std::shared_ptr<platform::AppendFile> unsynced;
+  Status s = WriteRecord(event, &unsynced);
+  if (!s.ok()) return s;
+  // The flush runs outside the lock: records written meanwhile by other threads are flushed with
+  // this one or by their own, which then finds little left to do (a group commit). Anything that
+  // reads the new line before it is durable and acts on it outside the agent (a report) first
+  // appends and flushes a marker to the same file, which takes the line to the disk as well.
+  s = unsynced->Sync();
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> guard(mu_);
+    // The line may be lost: the next operation rescans and appends to a new segment.
+    if (current_ == unsynced) current_.reset();
+    return s;
+  }
+  if (on_record_) on_record_();
   return s;
 }
 
-Status EventJournal::RecordLocked(const Event& event) {
+Status EventJournal::WriteRecord(const Event& event,
+                                 std::shared_ptr<platform::AppendFile>* unsynced) {
   boost::json::object data;
   for (const auto& [k, v] : event.fields) data[k] = v;
   std::lock_guard<std::mutex> guard(mu_);
@@ -278,7 +301,7 @@ Status EventJournal::RecordLocked(const Event& event) {
                                                  {"type", event.type},
                                                  {"data", std::move(data)}}) +
       "\n";
-  s = AppendLine(line, seq, true, 0);
+  s = AppendLine(line, seq, true, 0, unsynced);
   if (!s.ok()) return s;
   return EnforceBound();
 }

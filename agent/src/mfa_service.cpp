@@ -84,57 +84,90 @@ MfaAnswer MfaService::Handle(const MfaRequest& request, const platform::PeerCred
     }
   }
   const policy::MfaPolicy policy = CurrentPolicy();
-  if (!policy::MfaRequired(policy, request.user, accounts_.GroupNames(request.user),
-                           request.service)) {
-    return MfaAnswer::kIgnore;
-  }
+  if (!Required(policy, request)) return MfaAnswer::kIgnore;
   if (request.op == MfaOp::kCheck) return MfaAnswer::kPrompt;
 
   MfaVerifier verifier(
       store_, MfaSettings{policy.window_steps, policy.max_failures, policy.lockout_seconds});
-  VerifyResult r = verifier.Verify(request.user, request.code, clock_());
+  // The verdict is journalled while the verifier flushes the new state; its system log lines wait
+  // for the outcome of that flush.
+  std::vector<std::pair<MfaAnswer, Event>> unlogged;
+  std::optional<MfaAnswer> recorded;
+  VerifyResult r =
+      verifier.Verify(request.user, request.code, clock_(), [&](const VerifyResult& decided) {
+        recorded = Conclude(decided, policy, request, peer, &unlogged);
+      });
+  if (recorded && r.verdict != Verdict::kError) {
+    for (const auto& [answer, event] : unlogged) Log(answer, event);
+    return *recorded;
+  }
+  // A recorded verdict whose state did not reach the disk is refused, and the failure recorded
+  // after it.
+  for (const auto& [answer, event] : unlogged) Log(MfaAnswer::kAuthError, event);
+  return Conclude(r, policy, request, peer, nullptr);
+}
+
+// Group membership can only add to what the user alone requires, and the lookup goes through NSS
+// (files and services), so it is made only when the groups could change the outcome.
+bool MfaService::Required(const policy::MfaPolicy& policy, const MfaRequest& request) {
+  if (policy::MfaRequired(policy, request.user, {}, request.service)) return true;
+  // Asking with the policy's own groups tells whether the service is in scope at all.
+  if (policy.groups.empty() ||
+      !policy::MfaRequired(policy, request.user, policy.groups, request.service)) {
+    return false;
+  }
+  return policy::MfaRequired(policy, request.user, accounts_.GroupNames(request.user),
+                             request.service);
+}
+
+MfaAnswer MfaService::Conclude(const VerifyResult& r, const policy::MfaPolicy& policy,
+                               const MfaRequest& request, const platform::PeerCredentials& peer,
+                               std::vector<std::pair<MfaAnswer, Event>>* unlogged) {
   const MfaAnswer failed = r.lockout_started ? MfaAnswer::kMaxTries : MfaAnswer::kAuthError;
   MfaAnswer answer = MfaAnswer::kAuthError;
   switch (r.verdict) {
     case Verdict::kAccepted:
       // The step lets the collector see one code accepted on two terminals.
       answer = Finish(MfaAnswer::kSuccess, "mfa.success", request, peer,
-                      {{"step", std::to_string(r.step)}});
+                      {{"step", std::to_string(r.step)}}, unlogged);
       break;
     case Verdict::kAcceptedRecovery:
       answer = Finish(MfaAnswer::kSuccess, "mfa.recovery_used", request, peer,
-                      {{"recovery_remaining", std::to_string(r.recovery_remaining)}});
+                      {{"recovery_remaining", std::to_string(r.recovery_remaining)}}, unlogged);
       break;
     case Verdict::kRejected:
-      answer = Finish(failed, "mfa.failure", request, peer);
+      answer = Finish(failed, "mfa.failure", request, peer, {}, unlogged);
       break;
     case Verdict::kReplay:
-      answer = Finish(failed, "mfa.replay", request, peer);
+      answer = Finish(failed, "mfa.replay", request, peer, {}, unlogged);
       break;
     case Verdict::kLocked:
-      answer = Finish(MfaAnswer::kMaxTries, "mfa.locked", request, peer);
+      answer = Finish(MfaAnswer::kMaxTries, "mfa.locked", request, peer, {}, unlogged);
       break;
     case Verdict::kNotEnrolled:
       if (policy.deny_unenrolled) {
-        answer = Finish(MfaAnswer::kUserUnknown, "mfa.unenrolled_denied", request, peer);
+        answer =
+            Finish(MfaAnswer::kUserUnknown, "mfa.unenrolled_denied", request, peer, {}, unlogged);
       } else {
-        answer = Finish(MfaAnswer::kIgnore, "mfa.unenrolled_allowed", request, peer);
+        answer = Finish(MfaAnswer::kIgnore, "mfa.unenrolled_allowed", request, peer, {}, unlogged);
       }
       break;
     case Verdict::kError:
-      answer = Finish(MfaAnswer::kAuthError, "mfa.error", request, peer, {{"error", r.error}});
+      answer =
+          Finish(MfaAnswer::kAuthError, "mfa.error", request, peer, {{"error", r.error}}, unlogged);
       break;
   }
   if (r.lockout_started) {
     answer = Finish(answer, "mfa.lockout", request, peer,
-                    {{"lockout_seconds", std::to_string(policy.lockout_seconds)}});
+                    {{"lockout_seconds", std::to_string(policy.lockout_seconds)}}, unlogged);
   }
   return answer;
 }
 
 MfaAnswer MfaService::Finish(MfaAnswer answer, std::string type, const MfaRequest& request,
                              const platform::PeerCredentials& peer,
-                             std::vector<std::pair<std::string, std::string>> extra) {
+                             std::vector<std::pair<std::string, std::string>> extra,
+                             std::vector<std::pair<MfaAnswer, Event>>* unlogged) {
   Event e;
   e.time = clock_();
   e.type = std::move(type);
@@ -153,7 +186,11 @@ MfaAnswer MfaService::Finish(MfaAnswer answer, std::string type, const MfaReques
       answer = MfaAnswer::kAuthError;
     }
   }
-  Log(answer, e);
+  if (unlogged) {
+    unlogged->emplace_back(answer, std::move(e));
+  } else {
+    Log(answer, e);
+  }
   return answer;
 }
 

@@ -1,5 +1,8 @@
 #include "mamori/agent/mfa_verifier.h"
 
+#include <future>
+#include <system_error>
+
 namespace mamori::agent {
 namespace {
 
@@ -8,6 +11,28 @@ VerifyResult Failed(std::string error) {
   r.verdict = Verdict::kError;
   r.error = std::move(error);
   return r;
+}
+
+// Runs `work` on this thread while `file` is flushed on another; returns the flush's status once
+// both are done. Without a thread to spare they run one after the other.
+platform::Status SyncAlongside(platform::AppendFile& file, const std::function<void()>& work) {
+  std::future<platform::Status> sync;
+  try {
+    sync = std::async(std::launch::async, [&file] { return file.Sync(); });
+  } catch (const std::system_error&) {
+    platform::Status s = file.Sync();
+    work();
+    return s;
+  }
+  // The flush must be over before `file` may go, even if `work` throws.
+  struct Join {
+    std::future<platform::Status>& f;
+    ~Join() {
+      if (f.valid()) f.wait();
+    }
+  } join{sync};
+  work();
+  return sync.get();
 }
 
 }  // namespace
@@ -32,7 +57,8 @@ std::string_view ToString(Verdict v) {
   return "error";
 }
 
-VerifyResult MfaVerifier::Verify(std::string_view user, std::string_view code, std::time_t now) {
+VerifyResult MfaVerifier::Verify(std::string_view user, std::string_view code, std::time_t now,
+                                 const Recorder& on_verdict) {
   VerifyResult result;
   if (!ValidUserName(user)) {
     result.verdict = Verdict::kNotEnrolled;
@@ -88,7 +114,17 @@ VerifyResult MfaVerifier::Verify(std::string_view user, std::string_view code, s
   // Only a spent recovery code changes the credential file; everything else is counters. Either is
   // durable before the caller answers, and a failure counts as durably as a success: otherwise
   // cutting the power would reset the lockout count and give a guesser unlimited tries.
-  s = result.verdict == Verdict::kAcceptedRecovery ? store_.Save(next) : store_.SaveState(next);
+  std::shared_ptr<platform::AppendFile> unsynced;
+  s = result.verdict == Verdict::kAcceptedRecovery ? store_.Save(next)
+                                                   : store_.WriteState(next, &unsynced);
+  if (!s.ok()) return Failed(s.message());
+  if (unsynced) {
+    s = SyncAlongside(*unsynced, [&] {
+      if (on_verdict) on_verdict(result);
+    });
+  } else if (on_verdict) {
+    on_verdict(result);
+  }
   if (!s.ok()) return Failed(s.message());
   return result;
 }

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "fd.h"
 #include "mamori/platform/local_socket.h"
 #include "mamori/platform/secure_dir.h"
 
@@ -51,20 +53,37 @@ class LinuxLocalSocketServer : public LocalSocketServer {
   }
 
   void Stop() override {
-    // The pipe stays readable once written, so every worker's poll wakes and sees it.
+    // The pipe stays readable once written, so every worker's wait wakes and sees it.
     const char byte = 1;
     [[maybe_unused]] ssize_t n = ::write(stop_write_, &byte, 1);
   }
 
  private:
   void Work(const Handler& handler, std::chrono::milliseconds io_timeout) {
+    // With poll every idle worker would wake for each connection and all but one would find it
+    // taken; EPOLLEXCLUSIVE wakes one (or a few). The stop pipe wakes them all.
+    Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    struct epoll_event listen_event = {};
+    listen_event.events = EPOLLIN | EPOLLEXCLUSIVE;
+    listen_event.data.fd = listen_fd_;
+    struct epoll_event stop_event = {};
+    stop_event.events = EPOLLIN;
+    stop_event.data.fd = stop_read_;
+    if (epoll.get() < 0 ||
+        ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listen_fd_, &listen_event) != 0 ||
+        ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, stop_read_, &stop_event) != 0) {
+      return;
+    }
     for (;;) {
-      struct pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_read_, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
+      struct epoll_event ready[2];
+      const int n = ::epoll_wait(epoll.get(), ready, 2, -1);
+      if (n < 0) {
         if (errno == EINTR) continue;
         return;
       }
-      if (fds[1].revents != 0) return;
+      bool stop = false;
+      for (int i = 0; i < n; ++i) stop = stop || ready[i].data.fd == stop_read_;
+      if (stop) return;
       int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) {
         // Another worker took it (EAGAIN), the client left, or descriptors ran out for a moment.

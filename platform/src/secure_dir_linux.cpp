@@ -66,9 +66,8 @@ class LinuxFileLock : public FileLock {
 class LinuxAppendFile : public AppendFile {
  public:
   LinuxAppendFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  Status Append(std::string_view data) override {
-    Status s = WriteAll(fd_.get(), data, path_);
-    if (!s.ok()) return s;
+  Status Write(std::string_view data) override { return WriteAll(fd_.get(), data, path_); }
+  Status Sync() override {
     if (::fdatasync(fd_.get()) != 0) return Errno(errno, "fdatasync " + path_);
     return Status::Ok();
   }

@@ -26,11 +26,13 @@ class FakeAccounts : public platform::Accounts {
     return it->second;
   }
   std::vector<std::string> GroupNames(std::string_view user) override {
+    ++group_lookups;
     auto it = groups.find(std::string(user));
     return it == groups.end() ? std::vector<std::string>{} : it->second;
   }
   std::map<uid_t, std::string> names{{1000, "alice"}, {1001, "bob"}};
   std::map<std::string, std::vector<std::string>> groups{{"carol", {"madoguchi"}}};
+  int group_lookups = 0;
 };
 
 // The system log as the test sees it.
@@ -111,6 +113,19 @@ TEST_F(MfaServiceTest, CheckPromptsOnlyWhenPolicyRequiresMfa) {
   EXPECT_EQ(Ask(MfaOp::kCheck, "dave", ""), MfaAnswer::kIgnore);
   EXPECT_EQ(Ask(MfaOp::kCheck, "alice", "", 0, "cron"), MfaAnswer::kIgnore);
   EXPECT_EQ(Ask(MfaOp::kVerify, "alice", "000000", 0, "cron"), MfaAnswer::kIgnore);
+}
+
+// Groups are looked up (NSS) only when they could decide: not for a user the policy names, nor
+// for a service it leaves out, nor when it names no group.
+TEST_F(MfaServiceTest, GroupsAreLookedUpOnlyWhenTheyCouldDecide) {
+  EXPECT_EQ(Ask(MfaOp::kCheck, "alice", ""), MfaAnswer::kPrompt);
+  EXPECT_EQ(Ask(MfaOp::kCheck, "carol", "", 0, "cron"), MfaAnswer::kIgnore);
+  EXPECT_EQ(accounts_.group_lookups, 0);
+  EXPECT_EQ(Ask(MfaOp::kCheck, "carol", ""), MfaAnswer::kPrompt);
+  EXPECT_EQ(accounts_.group_lookups, 1);
+  policy_.groups.clear();
+  EXPECT_EQ(Ask(MfaOp::kCheck, "carol", ""), MfaAnswer::kIgnore);
+  EXPECT_EQ(accounts_.group_lookups, 1);
 }
 
 // A newly applied policy takes effect for the next request of a running service.

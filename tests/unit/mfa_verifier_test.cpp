@@ -265,5 +265,50 @@ TEST_F(MfaVerifierTest, ParallelVerificationsOfOneCodeAcceptItOnce) {
   }
 }
 
+// The journal record of a verdict overlaps the flush of the state log, but never runs ahead of the
+// state being written: an event always describes a state that is on its way to the disk, and
+// Verify returns only after both.
+TEST_F(MfaVerifierTest, VerdictIsRecordedOnceAfterTheStateIsWritten) {
+  MfaVerifier v(*store_, settings_);
+  int calls = 0;
+  std::string state_seen;
+  auto record = [&](const VerifyResult& r) {
+    ++calls;
+    EXPECT_EQ(r.verdict, Verdict::kAccepted);
+    state_seen = StateBytes();
+  };
+  const VerifyResult accepted = v.Verify("alice", Code(kNow), kNow, record);
+  EXPECT_EQ(accepted.verdict, Verdict::kAccepted);
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(state_seen.find("\"last_step\":" + std::to_string(kNow / 30)), std::string::npos)
+      << state_seen;
+  calls = 0;
+  auto record_failure = [&](const VerifyResult& r) {
+    ++calls;
+    EXPECT_EQ(r.verdict, Verdict::kReplay);
+    state_seen = StateBytes();
+  };
+  EXPECT_EQ(v.Verify("alice", Code(kNow), kNow, record_failure).verdict, Verdict::kReplay);
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(state_seen.find("\"failures\":1"), std::string::npos) << state_seen;
+}
+
+// A state that cannot be written is never recorded as a verdict: the login is an error, and the
+// caller records that instead.
+TEST_F(MfaVerifierTest, UnwrittenStateIsNeverRecordedAsAVerdict) {
+  MfaVerifier v(*store_, settings_);
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tiny = {32, old_limit.rlim_max};
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  int calls = 0;
+  VerifyResult r = v.Verify("alice", Code(kNow), kNow, [&](const VerifyResult&) { ++calls; });
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(r.verdict, Verdict::kError);
+  EXPECT_EQ(calls, 0);
+}
+
 }  // namespace
 }  // namespace mamori::agent

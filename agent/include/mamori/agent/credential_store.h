@@ -33,6 +33,11 @@ class CredentialStore {
   // Makes the record's counters durable with one appended record and one fdatasync; the credential
   // file is not touched. For a record whose secret, parameters and recovery hashes are as loaded.
   platform::Status SaveState(const CredentialRecord& record);
+  // SaveState's first half: writes the record and sets *unsynced to the log whose Sync makes it
+  // durable, or to null when it already is (a new or compacted log is replaced atomically). The
+  // caller holds the user's lock until that Sync has returned.
+  platform::Status WriteState(const CredentialRecord& record,
+                              std::shared_ptr<platform::AppendFile>* unsynced);
   platform::Status Remove(std::string_view user);
   // The users that have a credential record, sorted.
   platform::Status ListUsers(std::vector<std::string>* users);

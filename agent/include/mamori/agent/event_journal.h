@@ -96,13 +96,16 @@ class EventJournal {
   };
 
   EventJournal(std::unique_ptr<platform::SecureDir> dir, Options options);
-  platform::Status RecordLocked(const Event& event);
+  // Record's first half: appends the event under the locks; *unsynced makes it durable.
+  platform::Status WriteRecord(const Event& event, std::shared_ptr<platform::AppendFile>* unsynced);
   platform::Status Scan();
   platform::Status ScanIfChanged();
   platform::Status ReadSegment(const std::string& name, std::string* text);
   platform::Status OpenNewSegment();
+  // Appends and flushes `line`; with `unsynced`, only appends and sets it to the file to flush.
   platform::Status AppendLine(const std::string& line, std::uint64_t seq, bool is_event,
-                              std::uint64_t report_through);
+                              std::uint64_t report_through,
+                              std::shared_ptr<platform::AppendFile>* unsynced = nullptr);
   platform::Status EnforceBound();
   platform::Status WriteAcked(const Acked& next);
   platform::Status CloseReport(std::uint64_t sequence, bool consumed);
@@ -115,8 +118,8 @@ class EventJournal {
   std::unique_ptr<platform::SecureDir> dir_;
   Options options_;
   std::uint64_t read_limit_;
-  std::vector<Segment> segments_;  // oldest first; the last is the one appended to
-  std::unique_ptr<platform::AppendFile> current_;
+  std::vector<Segment> segments_;                  // oldest first; the last is the one appended to
+  std::shared_ptr<platform::AppendFile> current_;  // shared with flushes outside the lock
   std::uint64_t current_size_ = 0;
   std::uint64_t next_seq_ = 1;
   Acked acked_;

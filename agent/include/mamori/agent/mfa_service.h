@@ -7,6 +7,7 @@
 #include <ctime>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,11 +35,17 @@ class MfaService {
   void SetPolicy(policy::MfaPolicy policy);
 
  private:
+  bool Required(const policy::MfaPolicy& policy, const MfaRequest& request);
+  // The verifier's verdict as events and an answer, through Finish.
+  MfaAnswer Conclude(const VerifyResult& r, const policy::MfaPolicy& policy,
+                     const MfaRequest& request, const platform::PeerCredentials& peer,
+                     std::vector<std::pair<MfaAnswer, Event>>* unlogged);
   // Journals the event; a journal that cannot be written turns an acceptance into a refusal, so
-  // no login goes unrecorded.
+  // no login goes unrecorded. The event goes to the system log now, or into *unlogged when given.
   MfaAnswer Finish(MfaAnswer answer, std::string type, const MfaRequest& request,
                    const platform::PeerCredentials& peer,
-                   std::vector<std::pair<std::string, std::string>> extra = {});
+                   std::vector<std::pair<std::string, std::string>> extra = {},
+                   std::vector<std::pair<MfaAnswer, Event>>* unlogged = nullptr);
 
   policy::MfaPolicy CurrentPolicy();
   void Log(MfaAnswer answer, const Event& event);

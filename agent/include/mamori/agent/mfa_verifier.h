@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -40,8 +41,15 @@ struct VerifyResult {
 
 class MfaVerifier {
  public:
+  // Records a verdict (in the event journal) while the new state is flushed, so the two flushes
+  // of a login overlap instead of adding up. Called at most once, under the user's lock, once the
+  // verdict is final and the new state written; Verify returns only after both are durable. Should
+  // the state then fail to reach the disk, the result is kError although the verdict was recorded.
+  using Recorder = std::function<void(const VerifyResult&)>;
+
   MfaVerifier(CredentialStore& store, MfaSettings settings) : store_(store), settings_(settings) {}
-  VerifyResult Verify(std::string_view user, std::string_view code, std::time_t now);
+  VerifyResult Verify(std::string_view user, std::string_view code, std::time_t now,
+                      const Recorder& on_verdict = {});
 
  private:
   CredentialStore& store_;

@@ -23,11 +23,19 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
-// A file opened for appending; every Append is written whole and flushed to disk before it returns.
+// A file opened for appending. Append writes whole and flushes to disk before it returns; Write
+// and Sync are its two halves, so that a caller can overlap this file's flush with other work
+// (another file's flush). Sync makes everything written before it durable, and may run on any
+// thread while others Write.
 class AppendFile {
  public:
   virtual ~AppendFile() = default;
-  virtual Status Append(std::string_view data) = 0;
+  Status Append(std::string_view data) {
+    Status s = Write(data);
+    return s.ok() ? Sync() : s;
+  }
+  virtual Status Write(std::string_view data) = 0;
+  virtual Status Sync() = 0;
   // The file's size, and whether its name has been removed since it was opened (so a writer that
   // shares the directory with other processes can tell that someone else changed it).
   virtual Status Stat(std::uint64_t* size, bool* removed) = 0;
