@@ -203,10 +203,10 @@ class SqliteStore final : public Store {
 
   std::vector<EnrollResult> EnrollBatch(const std::vector<EnrollItem>& items,
                                         UnixTime now) override {
-    std::lock_guard lock(mutex_);
-    std::vector<EnrollResult> results;
-    results.reserve(items.size());
     try {
+      std::lock_guard lock(mutex_);
+      std::vector<EnrollResult> results;
+      results.reserve(items.size());
       Transaction tx(db_);
       for (const EnrollItem& item : items) {
         results.push_back({EnrollLocked(item.token_id, item.terminal, now), ""});
@@ -216,18 +216,7 @@ class SqliteStore final : public Store {
     } catch (const std::exception&) {
       // The batch rolled back: each again on its own, so that only the failing one is refused.
     }
-    results.clear();
-    for (const EnrollItem& item : items) {
-      try {
-        Transaction tx(db_);
-        EnrollOutcome outcome = EnrollLocked(item.token_id, item.terminal, now);
-        tx.Commit();
-        results.push_back({std::move(outcome), ""});
-      } catch (const std::exception& e) {
-        results.push_back({{}, e.what()});
-      }
-    }
-    return results;
+    return Store::EnrollBatch(items, now);
   }
 
  private:
