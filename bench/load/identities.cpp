@@ -11,8 +11,11 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <stdexcept>
+
+#include "mamori/policy/text.h"
 
 namespace mamori::bench {
 namespace {
@@ -26,38 +29,14 @@ std::runtime_error SystemError(const std::string& what) {
 template <typename T, void (*Free)(T*)>
 using Owned = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
 
-std::string Base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
+std::span<const unsigned char> Bytes(const std::string& s) {
+  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
 }
 
 // Empty when `text` is not base64.
 std::string Unbase64(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) return {};
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return {};
-  // EVP_DecodeBlock counts the padding as decoded zero bytes.
-  std::size_t size = static_cast<std::size_t>(n);
-  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) --size;
-  out.resize(size);
-  return out;
-}
-
-std::string Hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
+  const auto bytes = policy::Base64Decode(text);
+  return bytes ? std::string(bytes->begin(), bytes->end()) : std::string();
 }
 
 void WriteAll(int fd, const std::string& text, const std::string& path) {
@@ -131,7 +110,8 @@ IdentityStore::IdentityStore(const std::string& dir, const std::string& ca_pem)
   if (!EVP_Digest(ca_der.data(), ca_der.size(), digest, &digest_size, EVP_sha256(), nullptr)) {
     throw std::runtime_error("cannot hash the collector CA");
   }
-  const std::string header = std::string(kMagic) + Hex(digest, digest_size) + "\n";
+  const std::string header =
+      std::string(kMagic) + policy::HexEncode(std::span(digest, digest_size)) + "\n";
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw SystemError(dir);
 
   const std::string text = ReadWhole(path_);
@@ -182,8 +162,8 @@ IdentityStore::~IdentityStore() {
 }
 
 void IdentityStore::Append(const Identity& identity) {
-  const std::string line =
-      identity.id + " " + Base64(identity.key_der) + " " + Base64(identity.cert_der) + "\n";
+  const std::string line = identity.id + " " + policy::Base64Encode(Bytes(identity.key_der)) + " " +
+                           policy::Base64Encode(Bytes(identity.cert_der)) + "\n";
   std::lock_guard lock(mutex_);
   WriteAll(fd_, line, path_);
 }
