@@ -6,9 +6,7 @@
 # The loop between plugs polls with shell builtins only, so no process of its own competes with
 # the agent while it decides. Prints @@METRIC lines; bench/run_usb_latency.sh summarizes them.
 . "/host$MAMORI_SRC/guest-lib.sh"
-BIN=$(dirname "$MAMORI_DRIVER")/../../agent
-CTL=$(dirname "$MAMORI_DRIVER")/../../collector/mamorictl
-AGENT_LOG=/tmp/agent.log
+. "/host$MAMORI_SRC/agent-lib.sh"
 for arg in $(cat /proc/cmdline); do
   case $arg in
     mamori.plugs=*) PLUGS=${arg#*=} ;;
@@ -29,25 +27,9 @@ calibrate() {  # the same work the bench script times on the host: CPU, then sys
   echo "@@METRIC calibrate sha256_16mib_ms=$((t1 - t0)) dd_100k_syscalls_ms=$((t2 - t1))"
 }
 
-chmod 755 /host/mnt
-mkdir -m 755 /host/mnt/policy
-cp "/host$MAMORI_SRC/policies/sticks.json" /host/mnt/policy/policy.json
-chroot /host "$CTL" policy keygen --out /mnt/policy/admin.key --trust-out /mnt/policy/trust.json \
-  >/dev/null || fail "policy keygen"
-chroot /host "$CTL" policy sign --key /mnt/policy/admin.key --out /mnt/policy/policy.bundle \
-  /mnt/policy/policy.json >/dev/null || fail "policy sign"
-journal() { cat /host/mnt/state/journal/seg-*.jsonl 2>/dev/null; }
+agent_sign_policy
 rss() { echo "@@METRIC agent-rss-$1 $(grep -E 'VmRSS|VmHWM' "/proc/$AGENT_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')threads=$(ls /proc/$AGENT_PID/task | wc -l)"; }
 
-agent_start() {
-  : >"$AGENT_LOG"
-  chroot /host "$BIN/mamori-agent" --trust-file /mnt/policy/trust.json --state-dir /mnt/state \
-    --runtime-dir /mnt/run >>"$AGENT_LOG" 2>&1 &
-  AGENT_PID=$!
-  wait_for 60 sh -c "grep -q '^mamori-agent: .*serving' $AGENT_LOG || ! kill -0 $AGENT_PID"
-  grep -q '^mamori-agent: .*serving' "$AGENT_LOG" || { fail "$1"; cat "$AGENT_LOG"; return 1; }
-  pass "$1"
-}
 agent_stop() {
   kill "$AGENT_PID"
   wait "$AGENT_PID"

@@ -5,31 +5,10 @@
 # `mamori devices --json` lists both with their rules; the journal holds every decision; the idle
 # agent does not wake up. (Its latency figures: bench/run_usb_latency.sh.)
 . "/host$MAMORI_SRC/guest-lib.sh"
-BIN=$(dirname "$MAMORI_DRIVER")/../../agent
-AGENT_LOG=/tmp/agent.log
-CTL=$(dirname "$MAMORI_DRIVER")/../../collector/mamorictl
-chmod 755 /host/mnt
-mkdir -m 755 /host/mnt/policy
-cp "/host$MAMORI_SRC/policies/sticks.json" /host/mnt/policy/policy.json
-# The agent takes policy only as a bundle signed by a pinned key, applied to its state.
-chroot /host "$CTL" policy keygen --out /mnt/policy/admin.key --trust-out /mnt/policy/trust.json \
-  >/dev/null || fail "policy keygen"
-chroot /host "$CTL" policy sign --key /mnt/policy/admin.key --out /mnt/policy/policy.bundle \
-  /mnt/policy/policy.json >/dev/null || fail "policy sign"
+. "/host$MAMORI_SRC/agent-lib.sh"
+agent_sign_policy
 chroot /host "$BIN/mamori" --state-dir /mnt/state --trust-file /mnt/policy/trust.json \
   policy apply /mnt/policy/policy.bundle || fail "policy apply"
-# The journal's segments, oldest first.
-journal() { cat /host/mnt/state/journal/seg-*.jsonl 2>/dev/null; }
-
-agent_start() {
-  : >"$AGENT_LOG"
-  chroot /host "$BIN/mamori-agent" --trust-file /mnt/policy/trust.json --state-dir /mnt/state \
-    --runtime-dir /mnt/run >>"$AGENT_LOG" 2>&1 &
-  AGENT_PID=$!
-  wait_for 60 sh -c "grep -q '^mamori-agent: .*serving' $AGENT_LOG || ! kill -0 $AGENT_PID"
-  grep -q '^mamori-agent: .*serving' "$AGENT_LOG" || { fail "$1"; cat "$AGENT_LOG"; return 1; }
-  pass "$1"
-}
 journalled() {  # journalled SERIAL ACTION RULE: a usb.decision line with these values
   journal | grep '"type":"usb.decision"' | grep "\"serial\":\"$1\"" |
     grep -q "\"action\":\"$2\",\"rule\":\"$3\",\"mode\":\"enforce\""
